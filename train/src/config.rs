@@ -1,0 +1,500 @@
+//! Run configuration: one TOML file per (learner, environment) preset, as
+//! PyMARL/EPyMARL users know them. Every hyperparameter of
+//! ../shared/specs/algorithms.md has a key and its default; unknown keys are
+//! errors naming the key. `--set a.b=value` overrides apply before checks.
+//!
+//! ```toml
+//! learner = "mappo"
+//! t_max = 2_000_000        # training budget in environment steps
+//! [env]
+//! name = "spread"
+//! n_agents = 3
+//! [mappo]
+//! lr = 7e-4
+//! ```
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::env::{Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig};
+use crate::{Error, Result};
+
+/// Which learner trains the team.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LearnerKind {
+    /// Counterfactual multi-agent policy gradients (Foerster et al. 2018).
+    Coma,
+    /// Multi-agent PPO with a centralised value function (Yu et al. 2022).
+    Mappo,
+}
+
+impl LearnerKind {
+    /// The name used in configs, files and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            LearnerKind::Coma => "coma",
+            LearnerKind::Mappo => "mappo",
+        }
+    }
+}
+
+/// Where tensors live during training.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceChoice {
+    /// CUDA when a GPU is usable, else the CPU.
+    #[default]
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// The first CUDA GPU (an error when none is usable).
+    Cuda,
+}
+
+impl std::str::FromStr for DeviceChoice {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" => Ok(Self::Cuda),
+            _ => Err(format!("unknown device `{s}`, expected one of auto, cpu, cuda")),
+        }
+    }
+}
+
+/// The simulator and its settings (the `[env]` table; `name` selects it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "name", rename_all = "snake_case")]
+pub enum EnvConfig {
+    /// Cooperative navigation (MPE simple_spread).
+    Spread(SpreadConfig),
+    /// Predator-prey (MPE simple_tag with a random prey).
+    PredatorPrey(PredatorPreyConfig),
+    /// The one-step traffic junction of the LICA paper.
+    Junction,
+}
+
+impl Default for EnvConfig {
+    fn default() -> Self {
+        EnvConfig::Spread(SpreadConfig::default())
+    }
+}
+
+impl EnvConfig {
+    /// The name used in configs and file metadata.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EnvConfig::Spread(_) => "spread",
+            EnvConfig::PredatorPrey(_) => "predator_prey",
+            EnvConfig::Junction => "junction",
+        }
+    }
+
+    /// Builds one environment.
+    pub fn build(&self) -> Box<dyn Environment> {
+        match self {
+            EnvConfig::Spread(c) => Box::new(Spread::new(c.clone())),
+            EnvConfig::PredatorPrey(c) => Box::new(PredatorPrey::new(c.clone())),
+            EnvConfig::Junction => Box::new(Junction::new()),
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        match self {
+            EnvConfig::Spread(c) => {
+                check(c.n_agents >= 2, "env.n_agents", "at least 2", c.n_agents)?;
+                check(c.max_cycles >= 1, "env.max_cycles", "at least 1", c.max_cycles)?;
+                check((0.0..=1.0).contains(&c.local_ratio), "env.local_ratio", "within [0, 1]", c.local_ratio)
+            }
+            EnvConfig::PredatorPrey(c) => {
+                check(c.n_predators >= 1, "env.n_predators", "at least 1", c.n_predators)?;
+                check(c.episode_limit >= 1, "env.episode_limit", "at least 1", c.episode_limit)
+            }
+            EnvConfig::Junction => Ok(()),
+        }
+    }
+}
+
+/// The shared recurrent actor (algorithms.md section 0).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ActorConfig {
+    /// Width of the input layer and of the GRU state.
+    pub hidden: usize,
+    /// LayerNorm on the actor input (unset: the learner's default, on for MAPPO).
+    pub input_layer_norm: Option<bool>,
+    /// Orthogonal weight initialisation (unset: the learner's default, on for MAPPO).
+    pub orthogonal_init: Option<bool>,
+}
+
+impl Default for ActorConfig {
+    fn default() -> Self {
+        Self { hidden: 64, input_layer_norm: None, orthogonal_init: None }
+    }
+}
+
+/// COMA hyperparameters (algorithms.md section 1).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ComaConfig {
+    /// Actor learning rate (RMSprop).
+    pub lr_actor: f64,
+    /// Critic learning rate (RMSprop).
+    pub lr_critic: f64,
+    /// RMSprop smoothing constant.
+    pub rms_alpha: f64,
+    /// RMSprop epsilon.
+    pub rms_eps: f64,
+    /// Discount factor.
+    pub gamma: f64,
+    /// TD(lambda) trace parameter.
+    pub td_lambda: f64,
+    /// Hidden width of the critic's two layers.
+    pub critic_hidden: usize,
+    /// Hard copy to the target critic every this many critic updates.
+    pub target_update_interval: usize,
+    /// Global gradient-norm clip.
+    pub grad_clip: f64,
+    /// Exploration floor at the start of training.
+    pub epsilon_start: f64,
+    /// Exploration floor after annealing.
+    pub epsilon_finish: f64,
+    /// Environment steps over which the floor anneals linearly.
+    pub epsilon_anneal_steps: u64,
+}
+
+impl Default for ComaConfig {
+    fn default() -> Self {
+        Self {
+            lr_actor: 5e-4,
+            lr_critic: 5e-4,
+            rms_alpha: 0.99,
+            rms_eps: 1e-5,
+            gamma: 0.99,
+            td_lambda: 0.8,
+            critic_hidden: 128,
+            target_update_interval: 200,
+            grad_clip: 10.0,
+            epsilon_start: 0.5,
+            epsilon_finish: 0.01,
+            epsilon_anneal_steps: 100_000,
+        }
+    }
+}
+
+/// MAPPO hyperparameters (algorithms.md section 2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MappoConfig {
+    /// Adam learning rate of actor and critic.
+    pub lr: f64,
+    /// Adam epsilon.
+    pub adam_eps: f64,
+    /// Discount factor.
+    pub gamma: f64,
+    /// GAE lambda.
+    pub gae_lambda: f64,
+    /// PPO ratio clip (also the value clip).
+    pub clip: f64,
+    /// Passes over each batch.
+    pub epochs: usize,
+    /// Minibatches per pass (episodes are split between them).
+    pub minibatches: usize,
+    /// Entropy bonus coefficient.
+    pub entropy_coef: f64,
+    /// Huber loss threshold of the value loss.
+    pub huber_delta: f64,
+    /// Clip the value update around the old value.
+    pub value_clip: bool,
+    /// Normalise value targets with a running normaliser.
+    pub value_norm: bool,
+    /// Normalise advantages over valid entries.
+    pub advantage_norm: bool,
+    /// Truncated BPTT chunk length for the recurrent actor.
+    pub chunk_len: usize,
+    /// Hidden width of the critic.
+    pub critic_hidden: usize,
+    /// Global gradient-norm clip.
+    pub grad_clip: f64,
+}
+
+impl Default for MappoConfig {
+    fn default() -> Self {
+        Self {
+            lr: 7e-4,
+            adam_eps: 1e-5,
+            gamma: 0.99,
+            gae_lambda: 0.95,
+            clip: 0.2,
+            epochs: 10,
+            minibatches: 1,
+            entropy_coef: 0.01,
+            huber_delta: 10.0,
+            value_clip: true,
+            value_norm: true,
+            advantage_norm: true,
+            chunk_len: 10,
+            critic_hidden: 64,
+            grad_clip: 10.0,
+        }
+    }
+}
+
+/// A whole run: learner, budget, environment and every hyperparameter.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Which learner trains the team.
+    pub learner: LearnerKind,
+    /// Training budget in environment steps (one step = all agents act once).
+    #[serde(default = "defaults::t_max")]
+    pub t_max: u64,
+    /// Seed of everything random (environments, initial weights, sampling).
+    #[serde(default = "defaults::seed")]
+    pub seed: u64,
+    /// Compute device.
+    #[serde(default)]
+    pub device: DeviceChoice,
+    /// Whole episodes collected per update, stepped as one batch.
+    #[serde(default = "defaults::batch_episodes")]
+    pub batch_episodes: usize,
+    /// Environment steps between greedy evaluations (0 = never).
+    #[serde(default = "defaults::eval_interval")]
+    pub eval_interval: u64,
+    /// Episodes per greedy evaluation.
+    #[serde(default = "defaults::eval_episodes")]
+    pub eval_episodes: usize,
+    /// Environment steps between checkpoints (a final one is always saved).
+    #[serde(default = "defaults::save_interval")]
+    pub save_interval: u64,
+    /// The simulator.
+    #[serde(default)]
+    pub env: EnvConfig,
+    /// The shared actor network.
+    #[serde(default)]
+    pub actor: ActorConfig,
+    /// COMA's settings (used when `learner = "coma"`).
+    #[serde(default)]
+    pub coma: ComaConfig,
+    /// MAPPO's settings (used when `learner = "mappo"`).
+    #[serde(default)]
+    pub mappo: MappoConfig,
+}
+
+mod defaults {
+    pub fn t_max() -> u64 {
+        2_000_000
+    }
+    pub fn seed() -> u64 {
+        1
+    }
+    pub fn batch_episodes() -> usize {
+        32
+    }
+    pub fn eval_interval() -> u64 {
+        50_000
+    }
+    pub fn eval_episodes() -> usize {
+        32
+    }
+    pub fn save_interval() -> u64 {
+        500_000
+    }
+}
+
+impl Config {
+    /// Reads a config file, applies `key=value` overrides (dotted keys, TOML
+    /// values; a bare word is taken as a string), resolves learner-dependent
+    /// defaults and validates every value.
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::Config(format!("cannot read config {}: {e}", path.display())))?;
+        Self::parse(&text, &path.display().to_string(), overrides)
+    }
+
+    /// Like [`load`](Self::load) from a string; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str, overrides: &[String]) -> Result<Self> {
+        let mut table: toml::Table = toml::from_str(text).map_err(|e| toml_error(origin, text, &e))?;
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let mut cfg: Config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
+            let what = if overrides.is_empty() { origin.to_string() } else { format!("{origin} (with --set)") };
+            Error::Config(format!("config {what}: {}", one_line(e.message())))
+        })?;
+        cfg.resolve();
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The config as TOML, with every default written out.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).expect("a Config always serialises")
+    }
+
+    /// Fills in the learner-dependent defaults (MAPPO: input LayerNorm and
+    /// orthogonal init), so the written config says what ran.
+    fn resolve(&mut self) {
+        let mappo = self.learner == LearnerKind::Mappo;
+        self.actor.input_layer_norm.get_or_insert(mappo);
+        self.actor.orthogonal_init.get_or_insert(mappo);
+    }
+
+    /// Checks every value a learner would choke on.
+    pub fn validate(&self) -> Result<()> {
+        check(self.t_max >= 1, "t_max", "at least 1", self.t_max)?;
+        check(self.batch_episodes >= 1, "batch_episodes", "at least 1", self.batch_episodes)?;
+        check(self.actor.hidden >= 1, "actor.hidden", "at least 1", self.actor.hidden)?;
+        check(self.eval_episodes >= 1, "eval_episodes", "at least 1", self.eval_episodes)?;
+        self.env.validate()?;
+        let c = &self.coma;
+        positive("coma.lr_actor", c.lr_actor)?;
+        positive("coma.lr_critic", c.lr_critic)?;
+        positive("coma.rms_eps", c.rms_eps)?;
+        positive("coma.grad_clip", c.grad_clip)?;
+        unit("coma.rms_alpha", c.rms_alpha)?;
+        unit("coma.gamma", c.gamma)?;
+        unit("coma.td_lambda", c.td_lambda)?;
+        unit("coma.epsilon_start", c.epsilon_start)?;
+        unit("coma.epsilon_finish", c.epsilon_finish)?;
+        check(c.critic_hidden >= 1, "coma.critic_hidden", "at least 1", c.critic_hidden)?;
+        check(c.target_update_interval >= 1, "coma.target_update_interval", "at least 1", c.target_update_interval)?;
+        let m = &self.mappo;
+        positive("mappo.lr", m.lr)?;
+        positive("mappo.adam_eps", m.adam_eps)?;
+        positive("mappo.clip", m.clip)?;
+        positive("mappo.huber_delta", m.huber_delta)?;
+        positive("mappo.grad_clip", m.grad_clip)?;
+        unit("mappo.gamma", m.gamma)?;
+        unit("mappo.gae_lambda", m.gae_lambda)?;
+        check(m.entropy_coef >= 0.0, "mappo.entropy_coef", "at least 0", m.entropy_coef)?;
+        check(m.epochs >= 1, "mappo.epochs", "at least 1", m.epochs)?;
+        check(m.chunk_len >= 1, "mappo.chunk_len", "at least 1", m.chunk_len)?;
+        check(m.critic_hidden >= 1, "mappo.critic_hidden", "at least 1", m.critic_hidden)?;
+        check(
+            (1..=self.batch_episodes).contains(&m.minibatches),
+            "mappo.minibatches",
+            "between 1 and batch_episodes",
+            m.minibatches,
+        )
+    }
+}
+
+fn check(ok: bool, key: &str, expected: &str, got: impl std::fmt::Display) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Config(format!("config: `{key}` must be {expected}, got {got}")))
+    }
+}
+
+fn positive(key: &str, v: f64) -> Result<()> {
+    check(v > 0.0 && v.is_finite(), key, "a positive number", v)
+}
+
+fn unit(key: &str, v: f64) -> Result<()> {
+    check((0.0..=1.0).contains(&v), key, "within [0, 1]", v)
+}
+
+/// One line: `file:line:column: message`.
+fn toml_error(origin: &str, text: &str, e: &toml::de::Error) -> Error {
+    let at = e
+        .span()
+        .map(|s| {
+            let before = &text[..s.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+            format!(":{line}:{col}")
+        })
+        .unwrap_or_default();
+    Error::Config(format!("config {origin}{at}: {}", one_line(e.message())))
+}
+
+/// Joins a multi-line parser message into one line.
+fn one_line(msg: &str) -> String {
+    msg.split('\n').map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join("; ")
+}
+
+/// Sets `a.b.c=value` in `table`, creating tables on the way.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
+    let bad = |why: &str| Error::Config(format!("--set {item}: {why}"));
+    let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected key=value"))?;
+    let key = key.trim();
+    let value = parse_value(raw.trim());
+    let mut parts: Vec<&str> = key.split('.').collect();
+    let last = parts.pop().filter(|k| !k.is_empty()).ok_or_else(|| bad("empty key"))?;
+    let mut node = table;
+    for p in parts {
+        let entry = node.entry(p.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry.as_table_mut().ok_or_else(|| bad(&format!("`{p}` is not a table")))?;
+    }
+    node.insert(last.to_string(), value);
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    // Parse as the right-hand side of a TOML assignment; bare words are strings.
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str, overrides: &[&str]) -> Result<Config> {
+        let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
+        Config::parse(text, "test.toml", &o)
+    }
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let c = parse("learner = \"mappo\"", &[]).unwrap();
+        assert_eq!((c.mappo.lr, c.mappo.clip, c.mappo.epochs), (7e-4, 0.2, 10));
+        assert_eq!((c.coma.td_lambda, c.coma.target_update_interval), (0.8, 200));
+        assert_eq!(c.env, EnvConfig::Spread(SpreadConfig::default()));
+        assert_eq!(c.actor.input_layer_norm, Some(true));
+        let c = parse("learner = \"coma\"", &[]).unwrap();
+        assert_eq!(c.actor.orthogonal_init, Some(false));
+    }
+
+    #[test]
+    fn overrides_reach_nested_tables_and_round_trip() {
+        let c = parse(
+            "learner = \"mappo\"\n[env]\nname = \"spread\"\n",
+            &["env.n_agents=4", "mappo.lr=1e-3", "device=cpu", "t_max=1000"],
+        )
+        .unwrap();
+        assert_eq!(c.mappo.lr, 1e-3);
+        assert_eq!(c.device, DeviceChoice::Cpu);
+        assert_eq!(c.t_max, 1000);
+        let EnvConfig::Spread(s) = &c.env else { panic!("not spread") };
+        assert_eq!(s.n_agents, 4);
+        assert_eq!(parse(&c.to_toml(), &[]).unwrap(), c);
+    }
+
+    #[test]
+    fn bad_configs_are_one_line_errors_naming_the_problem() {
+        let cases: &[(&str, &[&str], &str)] = &[
+            ("learner = \"mappo\"\nlrr = 1", &[], "unknown field `lrr`"),
+            ("learner = \"mappo\"\n[mappo]\nlr = -1.0", &[], "`mappo.lr` must be a positive number, got -1"),
+            ("learner = \"mappo\"\n[mappo]\nepochs = \"ten\"", &[], "invalid type"),
+            ("learner = \"mappo\"\n[env]\nname = \"spread\"\nn_agents = 0", &[], "`env.n_agents` must be at least 2"),
+            ("learner = \"qmix\"", &[], "unknown variant `qmix`"),
+            ("learner = \"mappo\"\n[env]\nname = \"spread\"\nwidth = 3", &[], "unknown field `width`"),
+            ("learner = [", &[], "test.toml:1:"),
+            ("learner = \"mappo\"", &["mappo.lr"], "expected key=value"),
+            ("", &[], "missing field `learner`"),
+        ];
+        for (text, overrides, want) in cases {
+            let err = parse(text, overrides).unwrap_err().to_string();
+            assert!(err.contains(want), "{text:?}: `{err}` lacks `{want}`");
+            assert!(!err.contains('\n'), "multi-line error: {err}");
+        }
+    }
+}
