@@ -63,7 +63,29 @@ impl GruCell {
 
     /// One step: `x` `[R, in]`, `h` `[R, H]` -> `[R, H]`.
     pub fn forward(&self, x: &Tensor, h: &Tensor) -> Tensor {
-        x.gru_cell(h, &self.weight_ih, &self.weight_hh, Some(&self.bias_ih), Some(&self.bias_hh))
+        self.forward_projected(&self.project_inputs(x), h)
+    }
+
+    /// The input half of the gates for any number of leading dims:
+    /// `x W_ih^T + b_ih`, `[.., in]` -> `[.., 3H]`. Done for a whole sequence
+    /// at once, it turns T small matmuls into one.
+    pub fn project_inputs(&self, x: &Tensor) -> Tensor {
+        x.matmul(&self.weight_ih.tr()) + &self.bias_ih
+    }
+
+    /// One step from projected inputs `gi` `[R, 3H]` and state `h` `[R, H]`:
+    /// `r, z = sigmoid(gi_rz + gh_rz)`, `n = tanh(gi_n + r * gh_n)`,
+    /// `h' = n + z * (h - n)`, with `gh = h W_hh^T + b_hh`.
+    ///
+    /// Written out rather than `Tensor::gru_cell`: on the CPU that op's
+    /// backward pass was 4x slower than these few fused ones.
+    pub fn forward_projected(&self, gi: &Tensor, h: &Tensor) -> Tensor {
+        let hidden = h.size()[1];
+        let gh = self.bias_hh.addmm(h, &self.weight_hh.tr());
+        let rz = (gi.narrow(1, 0, 2 * hidden) + gh.narrow(1, 0, 2 * hidden)).sigmoid();
+        let (r, z) = (rz.narrow(1, 0, hidden), rz.narrow(1, hidden, hidden));
+        let n = (gi.narrow(1, 2 * hidden, hidden) + r * gh.narrow(1, 2 * hidden, hidden)).tanh();
+        &n + z * (h - &n)
     }
 }
 
@@ -145,7 +167,7 @@ impl Actor {
     /// backpropagation through time in chunks, as MAPPO trains.
     pub fn unroll(&self, x: &Tensor, h0: &Tensor, chunks: Option<(&Tensor, usize)>) -> Tensor {
         let t_len = x.size()[0];
-        let e = self.embed(x);
+        let gi = self.gru.project_inputs(&self.embed(x));
         let mut h = h0.shallow_clone();
         let mut hs = Vec::with_capacity(t_len as usize);
         for t in 0..t_len {
@@ -154,7 +176,7 @@ impl Actor {
                     h = rec.get(t).detach();
                 }
             }
-            h = self.gru.forward(&e.get(t), &h);
+            h = self.gru.forward_projected(&gi.get(t), &h);
             hs.push(h.shallow_clone());
         }
         self.fc2.forward(&Tensor::stack(&hs, 0))
@@ -233,6 +255,8 @@ mod tests {
         let n = (&gi[2] + &r * &gh[2]).tanh();
         let expected: Tensor = (1.0 - &z) * n + z * &hi;
         let got: Tensor = g.forward(&xi, &hi);
-        assert!(f64::try_from((got - expected).abs().max()).unwrap() < 1e-6);
+        assert!(f64::try_from((&got - expected).abs().max()).unwrap() < 1e-6);
+        let torch = xi.gru_cell(&hi, &g.weight_ih, &g.weight_hh, Some(&g.bias_ih), Some(&g.bias_hh));
+        assert!(f64::try_from((got - torch).abs().max()).unwrap() < 1e-6);
     }
 }

@@ -9,9 +9,18 @@
 #![warn(missing_docs)]
 
 pub mod actor;
+pub mod buffer;
+pub mod checkpoint;
 pub mod config;
+pub mod critic;
 pub mod device;
 pub mod env;
 mod error;
+pub mod eval;
+pub mod fsio;
+pub mod learner;
+pub mod metrics;
+pub mod rollout;
+pub mod trainer;
 
 pub use error::{Error, Result};

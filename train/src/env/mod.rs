@@ -5,7 +5,7 @@
 //! Observations, states and masks are written into caller-owned slices so a
 //! batch ([`VecEnv`]) steps with no per-step heap allocation.
 
-mod batch;
+pub mod batch;
 mod junction;
 pub mod particle;
 mod predator_prey;

@@ -1,0 +1,47 @@
+//! Command-line interface: argument parsing and dispatch.
+
+mod eval;
+mod plot;
+mod quickstart;
+mod train;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Cooperative multi-robot reinforcement learning: centralised critics,
+/// decentralised GRU actors.
+#[derive(Debug, Parser)]
+#[command(name = "murmur", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Train a team from a config; writes a run directory.
+    Train(train::TrainArgs),
+    /// Evaluate a run's latest checkpoint.
+    Eval(eval::EvalArgs),
+    /// Plot learning curves of one or more runs into a PNG.
+    Plot(plot::PlotArgs),
+    /// The two-minute tour: train a small team on spread, evaluate, plot.
+    Quickstart(quickstart::QuickstartArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Eval(a) => eval::run(a),
+        Command::Plot(a) => plot::run(a),
+        Command::Quickstart(a) => quickstart::run(a),
+    }
+}
+
+/// `runs/<config file stem>` unless given.
+fn default_run_dir(config: &std::path::Path) -> PathBuf {
+    let stem = config.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+    PathBuf::from("runs").join(stem)
+}

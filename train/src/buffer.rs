@@ -1,0 +1,121 @@
+//! A batch of whole episodes as padded, time-major tensors.
+//!
+//! Shapes use `T` = the longest episode of the batch (steps), `B` = episodes,
+//! `n` = agents, `A` = actions. Per-step tensors carry one extra slot at the
+//! end (`T + 1` rows): the observation after an episode's last step, the
+//! hidden state and policy there, and a sampled (never executed) action, so
+//! critics can bootstrap truncated episodes. After an episode ends its rows
+//! are padding: `mask` is 0 there and learners must ignore them.
+
+use tch::Tensor;
+
+/// Whole episodes collected by one rollout, on the training device.
+#[derive(Debug)]
+pub struct EpisodeBatch {
+    /// Actor inputs fed at each step `[T+1, B, n, input_dim]` (layout of
+    /// [`murmur_runtime::ActorSpec`]).
+    pub inputs: Tensor,
+    /// Hidden state fed to the actor at each step `[T+1, B, n, H]` (zeros at
+    /// step 0: the state is reset at every episode start).
+    pub hidden: Tensor,
+    /// Observations `[T+1, B, n, obs_dim]`.
+    pub obs: Tensor,
+    /// Global states `[T+1, B, state_dim]`.
+    pub state: Tensor,
+    /// Action masks `[T+1, B, n, A]`, 1.0 = allowed.
+    pub avail: Tensor,
+    /// Actions taken `[T+1, B, n]` (i64). The slot after an episode's last
+    /// step holds a bootstrap action sampled but not executed.
+    pub actions: Tensor,
+    /// The behaviour policy's probabilities `[T+1, B, n, A]`.
+    pub probs: Tensor,
+    /// Team rewards `[T, B]` (0 on padding).
+    pub reward: Tensor,
+    /// 1.0 at the step where an episode reached a terminal state `[T, B]`.
+    pub terminated: Tensor,
+    /// 1.0 where a step was executed `[T+1, B]` (row `T` is always 0).
+    pub mask: Tensor,
+    /// Undiscounted return of each episode.
+    pub returns: Vec<f64>,
+    /// Length of each episode in steps.
+    pub lengths: Vec<usize>,
+}
+
+impl EpisodeBatch {
+    /// Number of episodes `B`.
+    pub fn n_episodes(&self) -> usize {
+        self.returns.len()
+    }
+
+    /// Longest episode `T`.
+    pub fn max_len(&self) -> i64 {
+        self.reward.size()[0]
+    }
+
+    /// Environment steps in the batch (sum of episode lengths).
+    pub fn env_steps(&self) -> u64 {
+        self.lengths.iter().map(|&l| l as u64).sum()
+    }
+
+    /// Mean episode return.
+    pub fn mean_return(&self) -> f64 {
+        mean(&self.returns)
+    }
+
+    /// Moves every tensor to `device`.
+    pub fn to_device(&self, device: tch::Device) -> EpisodeBatch {
+        EpisodeBatch {
+            inputs: self.inputs.to_device(device),
+            hidden: self.hidden.to_device(device),
+            obs: self.obs.to_device(device),
+            state: self.state.to_device(device),
+            avail: self.avail.to_device(device),
+            actions: self.actions.to_device(device),
+            probs: self.probs.to_device(device),
+            reward: self.reward.to_device(device),
+            terminated: self.terminated.to_device(device),
+            mask: self.mask.to_device(device),
+            returns: self.returns.clone(),
+            lengths: self.lengths.clone(),
+        }
+    }
+
+    /// The episodes `range` of the batch, for minibatching (`[.., range, ..]`
+    /// on the episode axis of every tensor).
+    pub fn episodes(&self, start: i64, len: i64) -> EpisodeBatch {
+        let n = |t: &Tensor| t.narrow(1, start, len);
+        let (s, e) = (start as usize, (start + len) as usize);
+        EpisodeBatch {
+            inputs: n(&self.inputs),
+            hidden: n(&self.hidden),
+            obs: n(&self.obs),
+            state: n(&self.state),
+            avail: n(&self.avail),
+            actions: n(&self.actions),
+            probs: n(&self.probs),
+            reward: n(&self.reward),
+            terminated: n(&self.terminated),
+            mask: n(&self.mask),
+            returns: self.returns[s..e].to_vec(),
+            lengths: self.lengths[s..e].to_vec(),
+        }
+    }
+}
+
+/// Arithmetic mean (0 for an empty slice).
+pub fn mean(xs: &[f64]) -> f64 {
+    if xs.is_empty() {
+        0.0
+    } else {
+        xs.iter().sum::<f64>() / xs.len() as f64
+    }
+}
+
+/// Sample standard deviation (0 for fewer than two values).
+pub fn std_dev(xs: &[f64]) -> f64 {
+    if xs.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(xs);
+    (xs.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (xs.len() - 1) as f64).sqrt()
+}

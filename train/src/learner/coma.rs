@@ -1,0 +1,144 @@
+//! COMA: counterfactual multi-agent policy gradients (Foerster et al. 2018;
+//! algorithms.md section 1).
+//!
+//! The critic is trained as the reference code does: one gradient step per
+//! time step, from the last step backwards, on TD(lambda) targets from a
+//! target critic. The actor's advantages then come from the critic after
+//! those steps, in one batched pass (the reference code reuses the Q-values
+//! computed before each step's update; the difference is one critic step).
+
+use tch::nn::{self, OptimizerConfig};
+use tch::{Kind, Tensor};
+
+use super::returns::td_lambda_targets;
+use super::{masked_mean, scalar, taken, Learner, UpdateStats};
+use crate::actor::{entropy, epsilon_floor, masked_probs, Actor};
+use crate::buffer::EpisodeBatch;
+use crate::config::ComaConfig;
+use crate::critic::{ComaCritic, ComaInputs};
+use crate::env::batch::Dims;
+use crate::Result;
+
+/// The COMA learner.
+pub struct Coma {
+    cfg: ComaConfig,
+    n_actions: i64,
+    critic_vs: nn::VarStore,
+    critic: ComaCritic,
+    target_vs: nn::VarStore,
+    target: ComaCritic,
+    critic_opt: nn::Optimizer,
+    actor_opt: nn::Optimizer,
+    critic_updates: usize,
+}
+
+impl Coma {
+    /// A COMA learner for an actor whose parameters are `actor_vs`.
+    pub fn new(cfg: &ComaConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
+        let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
+        let critic_vs = nn::VarStore::new(device);
+        let critic = ComaCritic::new(&critic_vs.root(), input, cfg.critic_hidden, dims.n_actions);
+        let mut target_vs = nn::VarStore::new(device);
+        let target = ComaCritic::new(&target_vs.root(), input, cfg.critic_hidden, dims.n_actions);
+        target_vs.copy(&critic_vs)?;
+        target_vs.freeze();
+        let rms = nn::RmsProp { alpha: cfg.rms_alpha, eps: cfg.rms_eps, ..Default::default() };
+        let actor_opt = rms.build(actor_vs, cfg.lr_actor)?;
+        let critic_opt = rms.build(&critic_vs, cfg.lr_critic)?;
+        Ok(Self {
+            cfg: cfg.clone(),
+            n_actions: dims.n_actions as i64,
+            critic_vs,
+            critic,
+            target_vs,
+            target,
+            critic_opt,
+            actor_opt,
+            critic_updates: 0,
+        })
+    }
+
+    /// Trains the critic backwards through time; returns the mean loss.
+    fn train_critic(&mut self, batch: &EpisodeBatch, features: &Tensor) -> Result<f64> {
+        let g = tch::no_grad(|| taken(&self.target.forward(features), &batch.actions));
+        let targets =
+            td_lambda_targets(&batch.reward, &batch.terminated, &batch.mask, &g, self.cfg.gamma, self.cfg.td_lambda);
+        let mut losses = vec![];
+        for t in (0..batch.max_len()).rev() {
+            let m = batch.mask.get(t).unsqueeze(-1); // [B, 1]
+            if scalar(&m.sum(Kind::Float)) == 0.0 {
+                continue;
+            }
+            let q = taken(&self.critic.forward(&features.get(t)), &batch.actions.get(t));
+            let loss = masked_mean(&(q - targets.get(t)).square(), &m);
+            self.critic_opt.zero_grad();
+            loss.backward();
+            self.critic_opt.clip_grad_norm(self.cfg.grad_clip);
+            self.critic_opt.step();
+            losses.push(scalar(&loss));
+            self.critic_updates += 1;
+            if self.critic_updates % self.cfg.target_update_interval == 0 {
+                self.target_vs.copy(&self.critic_vs)?;
+            }
+        }
+        Ok(crate::buffer::mean(&losses))
+    }
+
+    /// The exploration floor after `env_steps` steps (linear anneal).
+    pub fn epsilon(&self, env_steps: u64) -> f64 {
+        let c = &self.cfg;
+        let frac = (env_steps as f64 / c.epsilon_anneal_steps.max(1) as f64).min(1.0);
+        c.epsilon_start + frac * (c.epsilon_finish - c.epsilon_start)
+    }
+}
+
+impl Learner for Coma {
+    fn name(&self) -> &'static str {
+        "coma"
+    }
+
+    fn exploration(&self, env_steps: u64) -> f64 {
+        self.epsilon(env_steps)
+    }
+
+    fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, env_steps: u64) -> Result<UpdateStats> {
+        let features = ComaInputs::build(batch, self.n_actions);
+        let critic_loss = self.train_critic(batch, &features)?;
+
+        let t = batch.max_len();
+        let size = batch.actions.size();
+        let (b, n) = (size[1], size[2]);
+        let q = tch::no_grad(|| self.critic.forward(&features.narrow(0, 0, t))); // [T, B, n, A]
+        let x = batch.inputs.narrow(0, 0, t).view([t, b * n, -1]);
+        let logits = actor.unroll(&x, &actor.initial_hidden(b * n, x.device()), None).view([t, b, n, -1]);
+        let avail = batch.avail.narrow(0, 0, t);
+        let pi = epsilon_floor(&masked_probs(&logits, &avail), &avail, self.epsilon(env_steps));
+        let actions = batch.actions.narrow(0, 0, t);
+        let baseline = (&pi * &q).sum_dim_intlist(-1, false, Kind::Float).detach();
+        let advantage = (taken(&q, &actions) - baseline).detach();
+        let log_pi = taken(&pi, &actions).clamp_min(1e-10).log();
+        let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1); // [T, B, 1]
+        let actor_loss = -masked_mean(&(&advantage * log_pi), &mask);
+        self.actor_opt.zero_grad();
+        actor_loss.backward();
+        self.actor_opt.clip_grad_norm(self.cfg.grad_clip);
+        self.actor_opt.step();
+
+        Ok(vec![
+            ("critic_loss", critic_loss),
+            ("actor_loss", scalar(&actor_loss)),
+            ("advantage_mean", scalar(&masked_mean(&advantage, &mask))),
+            ("q_taken_mean", scalar(&masked_mean(&taken(&q, &actions), &mask))),
+            ("entropy", scalar(&masked_mean(&entropy(&pi.detach()), &mask))),
+            ("epsilon", self.epsilon(env_steps)),
+        ])
+    }
+
+    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        vec![("critic", &self.critic_vs), ("target_critic", &self.target_vs)]
+    }
+
+    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
+        vec![("critic", &mut self.critic_vs), ("target_critic", &mut self.target_vs)]
+    }
+}

@@ -1,0 +1,177 @@
+//! MAPPO: PPO with a centralised state-value function (Yu et al. 2022;
+//! algorithms.md section 2).
+//!
+//! Advantages come from GAE on de-normalised values and are shared by all
+//! agents of a step (one team reward, one state value). The recurrent actor
+//! is re-run over each whole episode with truncated backpropagation in
+//! chunks of `chunk_len` steps, restarting each chunk from the hidden state
+//! the rollout recorded.
+
+use tch::nn::{self, OptimizerConfig};
+use tch::{Kind, Tensor};
+
+use super::returns::gae;
+use super::{masked_mean, scalar, taken, Learner, UpdateStats, ValueNorm};
+use crate::actor::{entropy, masked_probs, Actor};
+use crate::buffer::EpisodeBatch;
+use crate::config::MappoConfig;
+use crate::critic::StateValue;
+use crate::env::batch::Dims;
+use crate::Result;
+
+/// The MAPPO learner.
+pub struct Mappo {
+    cfg: MappoConfig,
+    critic_vs: nn::VarStore,
+    critic: StateValue,
+    value_norm: ValueNorm,
+    critic_opt: nn::Optimizer,
+    actor_opt: nn::Optimizer,
+}
+
+/// Huber loss of `e`, elementwise, with threshold `delta`.
+fn huber(e: &Tensor, delta: f64) -> Tensor {
+    let a = e.abs();
+    let quadratic = a.clamp_max(delta);
+    &quadratic * &quadratic * 0.5 + (a - &quadratic) * delta
+}
+
+impl Mappo {
+    /// A MAPPO learner for an actor whose parameters are `actor_vs`.
+    pub fn new(cfg: &MappoConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
+        let critic_vs = nn::VarStore::new(device);
+        let critic = StateValue::new(&(critic_vs.root() / "value"), dims.state_dim, cfg.critic_hidden);
+        let value_norm = ValueNorm::new(&(critic_vs.root() / "value_norm"));
+        let adam = nn::Adam { eps: cfg.adam_eps, ..Default::default() };
+        Ok(Self {
+            actor_opt: adam.build(actor_vs, cfg.lr)?,
+            critic_opt: adam.build(&critic_vs, cfg.lr)?,
+            cfg: cfg.clone(),
+            critic_vs,
+            critic,
+            value_norm,
+        })
+    }
+
+    fn denormalized(&self, v: &Tensor) -> Tensor {
+        if self.cfg.value_norm {
+            self.value_norm.denormalize(v)
+        } else {
+            v.shallow_clone()
+        }
+    }
+}
+
+impl Learner for Mappo {
+    fn name(&self) -> &'static str {
+        "mappo"
+    }
+
+    fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, _env_steps: u64) -> Result<UpdateStats> {
+        let c = self.cfg.clone();
+        let t = batch.max_len();
+        let size = batch.actions.size();
+        let (b, n) = (size[1], size[2]);
+        let mask = batch.mask.narrow(0, 0, t); // [T, B]
+
+        // Targets from the values before this update.
+        let (old_values, advantages, returns) = tch::no_grad(|| {
+            let v_norm = self.critic.forward(&batch.state); // [T+1, B]
+            let v = self.denormalized(&v_norm);
+            let adv = gae(&batch.reward, &batch.terminated, &batch.mask, &v, c.gamma, c.gae_lambda);
+            let ret = &adv + v.narrow(0, 0, t);
+            (v_norm.narrow(0, 0, t), adv, ret)
+        });
+        if c.value_norm {
+            self.value_norm.update(&returns, &mask);
+        }
+        let targets = if c.value_norm { self.value_norm.normalize(&returns) } else { returns.shallow_clone() };
+        let mut adv = advantages.unsqueeze(-1).expand([t, b, n], true); // shared by the agents
+        let agent_mask = mask.unsqueeze(-1).expand([t, b, n], true);
+        if c.advantage_norm {
+            let mean = masked_mean(&adv, &agent_mask);
+            let var = masked_mean(&(&adv - &mean).square(), &agent_mask);
+            adv = (&adv - mean) / (var.sqrt() + 1e-5);
+        }
+        let actions = batch.actions.narrow(0, 0, t);
+        let old_log_p = taken(&batch.probs.narrow(0, 0, t), &actions).clamp_min(1e-10).log();
+
+        let per_mb = (b / c.minibatches as i64).max(1);
+        let mut stats = [0.0f64; 5]; // policy loss, value loss, entropy, clip fraction, ratio
+        let mut count = 0.0;
+        for _ in 0..c.epochs {
+            for k in 0..c.minibatches as i64 {
+                let (start, len) = (k * per_mb, if k + 1 == c.minibatches as i64 { b - k * per_mb } else { per_mb });
+                let mb = |x: &Tensor| x.narrow(1, start, len);
+                let (m, am) = (mb(&mask), mb(&agent_mask));
+                let rows = len * n;
+                let x = mb(&batch.inputs.narrow(0, 0, t)).contiguous().view([t, rows, -1]);
+                let h_rec = mb(&batch.hidden.narrow(0, 0, t)).contiguous().view([t, rows, -1]);
+                let logits = actor.unroll(&x, &actor.initial_hidden(rows, x.device()), Some((&h_rec, c.chunk_len)));
+                let probs = masked_probs(&logits.view([t, len, n, -1]), &mb(&batch.avail.narrow(0, 0, t)));
+                let log_p = taken(&probs, &mb(&actions)).clamp_min(1e-10).log();
+                let ratio = (log_p - mb(&old_log_p)).exp();
+                let a = mb(&adv);
+                let surrogate = (&ratio * &a).min_other(&(ratio.clamp(1.0 - c.clip, 1.0 + c.clip) * &a));
+                let policy_loss = -masked_mean(&surrogate, &am);
+                let ent = masked_mean(&entropy(&probs), &am);
+                let actor_loss = &policy_loss - c.entropy_coef * &ent;
+                self.actor_opt.zero_grad();
+                actor_loss.backward();
+                self.actor_opt.clip_grad_norm(c.grad_clip);
+                self.actor_opt.step();
+
+                let v = self.critic.forward(&mb(&batch.state.narrow(0, 0, t)));
+                let target = mb(&targets);
+                let mut v_loss = huber(&(&target - &v), c.huber_delta);
+                if c.value_clip {
+                    let old = mb(&old_values);
+                    let clipped = &old + (&v - &old).clamp(-c.clip, c.clip);
+                    v_loss = v_loss.max_other(&huber(&(&target - clipped), c.huber_delta));
+                }
+                let value_loss = masked_mean(&v_loss, &m);
+                self.critic_opt.zero_grad();
+                value_loss.backward();
+                self.critic_opt.clip_grad_norm(c.grad_clip);
+                self.critic_opt.step();
+
+                let clipped_frac = masked_mean(&(&ratio - 1.0).abs().gt(c.clip).to_kind(Kind::Float), &am);
+                for (s, v) in
+                    stats.iter_mut().zip([&policy_loss, &value_loss, &ent, &clipped_frac, &masked_mean(&ratio, &am)])
+                {
+                    *s += scalar(v);
+                }
+                count += 1.0;
+            }
+        }
+        let [pl, vl, ent, clip, ratio] = stats.map(|s| s / count);
+        Ok(vec![
+            ("policy_loss", pl),
+            ("value_loss", vl),
+            ("entropy", ent),
+            ("clip_fraction", clip),
+            ("ratio_mean", ratio),
+            ("value_mean", scalar(&masked_mean(&self.denormalized(&old_values), &mask))),
+        ])
+    }
+
+    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        vec![("critic", &self.critic_vs)]
+    }
+
+    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
+        vec![("critic", &mut self.critic_vs)]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huber_is_quadratic_then_linear() {
+        let e = Tensor::from_slice(&[0.5f32, -2.0, 30.0]);
+        let v = Vec::<f32>::try_from(huber(&e, 10.0)).unwrap();
+        assert_eq!(v, vec![0.125, 2.0, 50.0 + 200.0]);
+    }
+}

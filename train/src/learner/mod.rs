@@ -1,0 +1,72 @@
+//! Learners: each turns a batch of episodes into parameter updates of the
+//! shared actor (and of its own critics). One file per learner; adding one
+//! means a new file, a [`LearnerKind`] variant and a line in [`build`] —
+//! the rollout, trainer and CLI stay as they are.
+
+mod coma;
+mod mappo;
+pub mod returns;
+mod value_norm;
+
+pub use coma::Coma;
+pub use mappo::Mappo;
+pub use value_norm::ValueNorm;
+
+use tch::{nn, Kind, Tensor};
+
+use crate::actor::Actor;
+use crate::buffer::EpisodeBatch;
+use crate::config::{Config, LearnerKind};
+use crate::env::batch::Dims;
+use crate::Result;
+
+/// Named scalar diagnostics of one update (columns of `metrics.csv`).
+pub type UpdateStats = Vec<(&'static str, f64)>;
+
+/// A training algorithm for the shared actor.
+pub trait Learner: Send {
+    /// The learner's config name (`coma`, `mappo`, ...).
+    fn name(&self) -> &'static str;
+
+    /// The exploration floor rollouts mix into the policy after `env_steps`
+    /// environment steps (0 = sample the plain policy).
+    fn exploration(&self, _env_steps: u64) -> f64 {
+        0.0
+    }
+
+    /// Learns from `batch`, collected with the current `actor`, and steps the
+    /// actor's parameters. `env_steps` counts steps before this batch.
+    fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, env_steps: u64) -> Result<UpdateStats>;
+
+    /// The learner's own parameters (critics, targets, normalisers) by name,
+    /// for checkpoints.
+    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)>;
+
+    /// Mutable access to the same stores, for loading a checkpoint.
+    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
+}
+
+/// Builds the learner `cfg.learner` for an actor whose parameters live in
+/// `actor_vs`, on environments of `dims`.
+pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Box<dyn Learner>> {
+    Ok(match cfg.learner {
+        LearnerKind::Coma => Box::new(Coma::new(&cfg.coma, actor_vs, dims, device)?),
+        LearnerKind::Mappo => Box::new(Mappo::new(&cfg.mappo, actor_vs, dims, device)?),
+    })
+}
+
+/// Mean of `x` over entries where `mask` is 1 (`mask` broadcasts to `x`).
+pub(crate) fn masked_mean(x: &Tensor, mask: &Tensor) -> Tensor {
+    let m = mask.expand_as(x);
+    (x * &m).sum(Kind::Float) / m.sum(Kind::Float).clamp_min(1.0)
+}
+
+/// The scalar value of a one-element tensor.
+pub(crate) fn scalar(t: &Tensor) -> f64 {
+    t.double_value(&[])
+}
+
+/// Probability of the taken action: `probs` `[.., A]`, `actions` `[..]` -> `[..]`.
+pub(crate) fn taken(probs: &Tensor, actions: &Tensor) -> Tensor {
+    probs.gather(-1, &actions.unsqueeze(-1), false).squeeze_dim(-1)
+}

@@ -1,0 +1,288 @@
+//! The training loop: rollout, learner update, metrics, evaluation and
+//! checkpoints. Everything `murmur train` does is a call here, so a user can
+//! drive training from their own program, with their own simulator.
+//!
+//! ```no_run
+//! use murmur_train::{config::Config, trainer::Trainer};
+//! let cfg = Config::load("configs/mappo_spread.toml".as_ref(), &[]).unwrap();
+//! let mut trainer = Trainer::new(cfg).unwrap();
+//! trainer.train(|p| println!("{} steps, return {:.2}", p.env_steps, p.last_return)).unwrap();
+//! println!("{}", trainer.evaluate(32, true).unwrap());
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use murmur_runtime::ActorSpec;
+use tch::nn;
+
+use crate::actor::{Actor, ActorOptions};
+use crate::checkpoint::{self, CheckpointMeta};
+use crate::config::Config;
+use crate::env::batch::Dims;
+use crate::env::{Environment, VecEnv};
+use crate::eval::ReturnStats;
+use crate::learner::{self, Learner, UpdateStats};
+use crate::metrics::{self, MetricsWriter};
+use crate::rollout::{ActionSelection, Rollout};
+use crate::{device, fsio, Error, Result};
+
+/// Builds one environment of the team's task.
+pub type EnvFactory = Box<dyn Fn() -> Box<dyn Environment> + Send>;
+
+/// Where training stands.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Progress {
+    /// Environment steps trained on.
+    pub env_steps: u64,
+    /// The budget (`t_max`).
+    pub t_max: u64,
+    /// Episodes trained on.
+    pub episodes: u64,
+    /// Learner updates made.
+    pub updates: u64,
+    /// Mean return of the last training batch.
+    pub last_return: f64,
+    /// The last greedy evaluation, if any.
+    pub last_eval: Option<ReturnStats>,
+    /// The last update's learner diagnostics.
+    pub last_stats: UpdateStats,
+}
+
+/// A run's files: `config.toml`, `metrics.csv`, `checkpoints/`.
+struct RunDir {
+    root: PathBuf,
+    metrics: MetricsWriter,
+}
+
+/// Trains a team's shared actor with the configured learner.
+pub struct Trainer {
+    cfg: Config,
+    env_name: String,
+    make_env: EnvFactory,
+    device: tch::Device,
+    actor_vs: nn::VarStore,
+    actor: Actor,
+    learner: Box<dyn Learner>,
+    rollout: Rollout<Box<dyn Environment>>,
+    progress: Progress,
+    run: Option<RunDir>,
+    started: Instant,
+    next_eval: u64,
+    next_save: u64,
+}
+
+impl Trainer {
+    /// A trainer on the built-in simulator that `cfg.env` names.
+    pub fn new(cfg: Config) -> Result<Self> {
+        let env_cfg = cfg.env.clone();
+        let name = env_cfg.name();
+        Self::with_env(cfg, name, Box::new(move || env_cfg.build()))
+    }
+
+    /// A trainer on any environment: `make_env` builds one copy (it is
+    /// called once per parallel episode); `env_name` goes into checkpoints.
+    /// `cfg.env` is ignored.
+    pub fn with_env(cfg: Config, env_name: &str, make_env: EnvFactory) -> Result<Self> {
+        cfg.validate()?;
+        let device = device::select(cfg.device)?;
+        tch::manual_seed(cfg.seed as i64);
+        let envs = VecEnv::new((0..cfg.batch_episodes).map(|_| make_env()).collect())?;
+        let dims = envs.dims();
+        let spec = ActorSpec {
+            obs_dim: dims.obs_dim,
+            n_actions: dims.n_actions,
+            n_agents: dims.n_agents,
+            hidden: cfg.actor.hidden,
+        };
+        spec.validate()?;
+        let options = ActorOptions {
+            input_layer_norm: cfg.actor.input_layer_norm.unwrap_or(false),
+            orthogonal_init: cfg.actor.orthogonal_init.unwrap_or(false),
+        };
+        let actor_vs = nn::VarStore::new(device);
+        let actor = Actor::new(&actor_vs.root(), spec, options);
+        let learner = learner::build(&cfg, &actor_vs, dims, device)?;
+        let rollout = Rollout::new(envs, spec, cfg.seed, device)?;
+        Ok(Self {
+            progress: Progress { t_max: cfg.t_max, ..Default::default() },
+            next_eval: cfg.eval_interval,
+            next_save: cfg.save_interval,
+            env_name: env_name.to_string(),
+            make_env,
+            device,
+            actor_vs,
+            actor,
+            learner,
+            rollout,
+            run: None,
+            started: Instant::now(),
+            cfg,
+        })
+    }
+
+    /// The resolved configuration.
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+    /// The device tensors live on.
+    pub fn device(&self) -> tch::Device {
+        self.device
+    }
+    /// The shared actor.
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+    /// The actor's parameters.
+    pub fn actor_var_store(&self) -> &nn::VarStore {
+        &self.actor_vs
+    }
+    /// Where training stands.
+    pub fn progress(&self) -> &Progress {
+        &self.progress
+    }
+    /// The environments' dimensions.
+    pub fn dims(&self) -> Dims {
+        self.rollout.envs().dims()
+    }
+
+    /// Writes into run directory `dir` (created if needed): the resolved
+    /// config, a metrics row per update and checkpoints. With `resume`, the
+    /// newest checkpoint there is loaded and training continues from it
+    /// (optimiser moments restart from zero: tch cannot save them).
+    pub fn attach_run_dir(&mut self, dir: &Path, resume: bool) -> Result<()> {
+        std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
+        let metrics_path = dir.join("metrics.csv");
+        if resume {
+            let ckpts = dir.join("checkpoints");
+            let latest = checkpoint::latest(&ckpts)?.ok_or_else(|| Error::Checkpoint {
+                path: ckpts.clone(),
+                msg: "no checkpoint to resume from (checkpoints/latest is missing)".into(),
+            })?;
+            self.load_checkpoint(&latest)?;
+            metrics::truncate_after(&metrics_path, self.progress.env_steps)?;
+        } else if metrics_path.exists() {
+            return Err(Error::Config(format!(
+                "run directory {} already holds a run: pass --resume to continue it, or choose another --out",
+                dir.display()
+            )));
+        }
+        fsio::write_atomic(&dir.join("config.toml"), self.cfg.to_toml().as_bytes())?;
+        self.run = Some(RunDir { root: dir.to_path_buf(), metrics: MetricsWriter::open(&metrics_path)? });
+        Ok(())
+    }
+
+    /// One training iteration: collect a batch of episodes, update, log.
+    pub fn step(&mut self) -> Result<&Progress> {
+        let epsilon = self.learner.exploration(self.progress.env_steps);
+        let batch = self.rollout.collect(&self.actor, ActionSelection::Sample { epsilon });
+        let stats = self.learner.update(&self.actor, &batch, self.progress.env_steps)?;
+        let p = &mut self.progress;
+        p.env_steps += batch.env_steps();
+        p.episodes += batch.n_episodes() as u64;
+        p.updates += 1;
+        p.last_return = batch.mean_return();
+        p.last_stats = stats;
+        let mut eval = None;
+        if self.cfg.eval_interval > 0 && self.progress.env_steps >= self.next_eval {
+            self.next_eval += self.cfg.eval_interval;
+            let stats = self.evaluate(self.cfg.eval_episodes, true)?;
+            self.progress.last_eval = Some(stats.clone());
+            eval = Some(stats);
+        }
+        self.log_row(&batch.returns, &batch.lengths, eval.as_ref())?;
+        if self.run.is_some() && self.progress.env_steps >= self.next_save {
+            self.next_save += self.cfg.save_interval;
+            self.save_checkpoint()?;
+        }
+        Ok(&self.progress)
+    }
+
+    /// Trains until `t_max` environment steps, calling `on_update` after each
+    /// update, then saves a final checkpoint when a run directory is attached.
+    pub fn train(&mut self, mut on_update: impl FnMut(&Progress)) -> Result<()> {
+        while self.progress.env_steps < self.cfg.t_max {
+            on_update(self.step()?);
+        }
+        if self.run.is_some() {
+            self.save_checkpoint()?;
+        }
+        Ok(())
+    }
+
+    /// Runs `episodes` fresh episodes (fixed seeds, the same every call) with
+    /// the current actor, greedy or sampled, and summarises their returns.
+    pub fn evaluate(&mut self, episodes: usize, greedy: bool) -> Result<ReturnStats> {
+        let envs = VecEnv::new((0..episodes.max(1)).map(|_| (self.make_env)()).collect())?;
+        let mut rollout = Rollout::new(envs, self.actor.spec(), self.cfg.seed ^ 0x5eed_e7a1, self.device)?;
+        let selection = if greedy { ActionSelection::Greedy } else { ActionSelection::Sample { epsilon: 0.0 } };
+        Ok(ReturnStats::of(&rollout.collect(&self.actor, selection).returns))
+    }
+
+    fn log_row(&mut self, returns: &[f64], lengths: &[usize], eval: Option<&ReturnStats>) -> Result<()> {
+        let Some(run) = &mut self.run else { return Ok(()) };
+        let p = &self.progress;
+        let lens: Vec<f64> = lengths.iter().map(|&l| l as f64).collect();
+        let mut row: Vec<(&str, Option<f64>)> = vec![
+            ("env_steps", Some(p.env_steps as f64)),
+            ("episodes", Some(p.episodes as f64)),
+            ("updates", Some(p.updates as f64)),
+            ("wall_s", Some(self.started.elapsed().as_secs_f64())),
+            ("return_mean", Some(crate::buffer::mean(returns))),
+            ("return_std", Some(crate::buffer::std_dev(returns))),
+            ("episode_length", Some(crate::buffer::mean(&lens))),
+            ("eval_return_mean", eval.map(|e| e.mean)),
+        ];
+        row.extend(p.last_stats.iter().map(|(k, v)| (*k, Some(*v))));
+        run.metrics.write(&row)
+    }
+
+    fn meta(&self) -> CheckpointMeta {
+        CheckpointMeta {
+            format_version: checkpoint::FORMAT_VERSION,
+            learner: self.learner.name().to_string(),
+            environment: self.env_name.clone(),
+            spec: self.actor.spec(),
+            actor_options: self.actor.options(),
+            env_steps: self.progress.env_steps,
+            episodes: self.progress.episodes,
+            updates: self.progress.updates,
+            sha256: Default::default(),
+        }
+    }
+
+    /// Saves a checkpoint into the run directory; returns its path.
+    pub fn save_checkpoint(&self) -> Result<PathBuf> {
+        let run =
+            self.run.as_ref().ok_or_else(|| Error::Config("no run directory attached: nowhere to save".into()))?;
+        checkpoint::save(&run.root.join("checkpoints"), &self.actor_vs, &self.learner.var_stores(), self.meta())
+    }
+
+    /// Loads the checkpoint in `dir` (actor, learner networks, progress),
+    /// refusing one made for other dimensions.
+    pub fn load_checkpoint(&mut self, dir: &Path) -> Result<CheckpointMeta> {
+        let meta = checkpoint::read_meta(dir)?;
+        let bad = |msg: String| Error::Checkpoint { path: dir.to_path_buf(), msg };
+        if meta.spec != self.actor.spec() {
+            return Err(bad(format!("made for actor {:?}, the config builds {:?}", meta.spec, self.actor.spec())));
+        }
+        if meta.learner != self.learner.name() {
+            return Err(bad(format!(
+                "made by learner `{}`, the config asks for `{}`",
+                meta.learner,
+                self.learner.name()
+            )));
+        }
+        checkpoint::load_store(&dir.join("actor.safetensors"), &mut self.actor_vs)?;
+        for (name, store) in self.learner.var_stores_mut() {
+            checkpoint::load_store(&dir.join(format!("{name}.safetensors")), store)?;
+        }
+        self.progress.env_steps = meta.env_steps;
+        self.progress.episodes = meta.episodes;
+        self.progress.updates = meta.updates;
+        let next = |interval: u64| if interval == 0 { u64::MAX } else { (meta.env_steps / interval + 1) * interval };
+        self.next_eval = next(self.cfg.eval_interval);
+        self.next_save = next(self.cfg.save_interval);
+        Ok(meta)
+    }
+}
