@@ -280,7 +280,7 @@ impl Trainer {
         self.progress.env_steps = meta.env_steps;
         self.progress.episodes = meta.episodes;
         self.progress.updates = meta.updates;
-        let next = |interval: u64| if interval == 0 { u64::MAX } else { (meta.env_steps / interval + 1) * interval };
+        let next = |interval: u64| meta.env_steps.checked_div(interval).map_or(u64::MAX, |k| (k + 1) * interval);
         self.next_eval = next(self.cfg.eval_interval);
         self.next_save = next(self.cfg.save_interval);
         Ok(meta)

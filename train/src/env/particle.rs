@@ -168,10 +168,10 @@ impl World {
 /// Position with the old velocity, then damping, then the force, then the
 /// speed cap: the order MPE uses.
 fn integrate(e: &mut Entity, force: [f64; 2]) {
-    for k in 0..2 {
-        e.pos[k] += e.vel[k] * DT;
-        e.vel[k] *= 1.0 - DAMPING;
-        e.vel[k] += force[k] / e.mass * DT;
+    for ((p, v), f) in e.pos.iter_mut().zip(e.vel.iter_mut()).zip(force) {
+        *p += *v * DT;
+        *v *= 1.0 - DAMPING;
+        *v += f / e.mass * DT;
     }
     if let Some(max) = e.max_speed {
         let speed = e.vel[0].hypot(e.vel[1]);

@@ -246,7 +246,7 @@ mod tests {
         // at 0.3. Landmark (-1, -1): agent 0 at sqrt 2.
         let team = env.compute_rewards();
         let global = -(0.5 + 0.3 + 2f64.sqrt());
-        let expected = [0.5 * -1.0 + 0.5 * global, 0.5 * -1.0 + 0.5 * global, 0.5 * global];
+        let expected = [-0.5 + 0.5 * global, -0.5 + 0.5 * global, 0.5 * global];
         let got = env.agent_rewards().unwrap();
         for (g, want) in got.iter().zip(expected) {
             assert!((g - want).abs() < 1e-12, "{g} vs {want}");

@@ -1,0 +1,140 @@
+//! The `murmur` binary end to end: a run directory's files, resume, eval,
+//! plot, and one-line errors (never a panic) on bad input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn murmur(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_murmur")).args(args).current_dir(cwd).output().expect("murmur starts")
+}
+
+fn text(out: &[u8]) -> String {
+    String::from_utf8_lossy(out).into_owned()
+}
+
+/// A tiny COMA run on spread: 2 episodes per update.
+fn tiny_run(dir: &Path, t_max: u64) -> Output {
+    let preset = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/coma_spread.toml");
+    murmur(
+        &[
+            "train",
+            "-c",
+            preset.to_str().unwrap(),
+            "--set",
+            &format!("t_max={t_max}"),
+            "--set",
+            "batch_episodes=2",
+            "--set",
+            "eval_interval=100",
+            "--set",
+            "eval_episodes=4",
+            "--set",
+            "save_interval=200",
+            "--device",
+            "cpu",
+            "--out",
+            "run",
+        ],
+        dir,
+    )
+}
+
+fn assert_clean_error(out: &Output, needle: &str) {
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "expected failure, got success; stderr: {err}");
+    assert!(err.contains(needle), "stderr lacks `{needle}`: {err}");
+    assert!(!err.contains("panicked") && !err.contains("backtrace"), "not a clean error: {err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
+    assert!(err.starts_with("error: "), "{err}");
+}
+
+#[test]
+fn train_writes_a_complete_run_directory_and_resumes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tiny_run(tmp.path(), 300);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("final greedy evaluation: mean return"));
+    assert!(text(&out.stderr).contains("on cpu"), "device not announced: {}", text(&out.stderr));
+    let run = tmp.path().join("run");
+
+    // The resolved config says what ran, every default included.
+    let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(cfg.contains("t_max = 300") && cfg.contains("td_lambda = 0.8") && cfg.contains("[mappo]"), "{cfg}");
+    // One metrics row per update of 2 episodes x 25 steps: 6 updates.
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let rows: Vec<&str> = metrics.lines().collect();
+    assert!(rows[0].starts_with("env_steps,episodes,updates,wall_s,return_mean"), "{}", rows[0]);
+    assert_eq!(rows.len(), 1 + 6);
+    assert!(rows[6].starts_with("300,12,6,"), "{}", rows[6]);
+    // Evaluations land in their column at 100, 200, 300 steps.
+    let evals = rows[1..].iter().filter(|r| !r.split(',').nth(7).unwrap().is_empty()).count();
+    assert_eq!(evals, 3);
+    // Checkpoints at 200 and the final one, with verified hashes.
+    let latest = std::fs::read_to_string(run.join("checkpoints/latest")).unwrap();
+    assert_eq!(latest, "step_000000300");
+    let sidecar: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("checkpoints/step_000000300/checkpoint.json")).unwrap())
+            .unwrap();
+    assert_eq!(sidecar["spec"]["obs_dim"], 18);
+    assert_eq!(sidecar["env_steps"], 300);
+    assert!(run.join("checkpoints/step_000000200/actor.safetensors").exists());
+
+    // Training again into the same directory without --resume is refused.
+    assert_clean_error(&tiny_run(tmp.path(), 300), "--resume");
+
+    // Resume to 500 steps: metrics continue from the checkpoint.
+    let out = murmur(&["train", "--out", "run", "--resume", "--set", "t_max=500"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let last = metrics.lines().last().unwrap();
+    assert!(last.starts_with("500,20,10,"), "{last}");
+    assert_eq!(metrics.lines().count(), 1 + 10);
+
+    // Eval prints the policy's statistics beside the random baseline.
+    let out = murmur(&["eval", "--run", "run", "--episodes", "6", "--greedy"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("500 environment steps") && stdout.contains("policy:") && stdout.contains("uniform random:")
+    );
+    assert!(stdout.contains("95% CI") && stdout.contains("6 episodes"), "{stdout}");
+
+    // Plot writes a PNG.
+    let out = murmur(&["plot", "run", "-o", "curves.png"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let png = std::fs::read(tmp.path().join("curves.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+
+    // A checkpoint that does not fit the config is a clear error.
+    let cfg_path = run.join("config.toml");
+    std::fs::write(&cfg_path, cfg.replace("critic_hidden = 128", "critic_hidden = 32")).unwrap();
+    assert_clean_error(&murmur(&["eval", "--run", "run"], tmp.path()), "has shape [128");
+    std::fs::write(&cfg_path, cfg.replace("hidden = 64", "hidden = 16")).unwrap();
+    assert_clean_error(&murmur(&["eval", "--run", "run"], tmp.path()), "made for actor");
+}
+
+#[test]
+fn bad_configs_are_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let write = |name: &str, body: &str| {
+        std::fs::write(tmp.path().join(name), body).unwrap();
+    };
+    write("unknown.toml", "learner = \"mappo\"\nlearning_rate = 0.1\n");
+    write("malformed.toml", "learner = \"mappo\"\n[env\n");
+    write("negative.toml", "learner = \"mappo\"\n[mappo]\nlr = -0.001\n");
+    write("zero.toml", "learner = \"coma\"\n[env]\nname = \"spread\"\nn_agents = 0\n");
+    write("type.toml", "learner = \"coma\"\nt_max = \"lots\"\n");
+    let cases = [
+        ("missing.toml", "cannot read config missing.toml"),
+        ("unknown.toml", "unknown field `learning_rate`"),
+        ("malformed.toml", "malformed.toml:2:"),
+        ("negative.toml", "`mappo.lr` must be a positive number, got -0.001"),
+        ("zero.toml", "`env.n_agents` must be at least 2, got 0"),
+        ("type.toml", "invalid type: string \"lots\""),
+    ];
+    for (file, needle) in cases {
+        assert_clean_error(&murmur(&["train", "-c", file, "--out", "r"], tmp.path()), needle);
+    }
+    assert_clean_error(&murmur(&["eval", "--run", "nowhere"], tmp.path()), "nowhere/config.toml");
+    assert_clean_error(&murmur(&["plot", "nowhere"], tmp.path()), "is this a run directory?");
+}

@@ -1,0 +1,26 @@
+//! Every preset in configs/ parses, validates and builds its environment.
+
+use murmur_train::config::Config;
+
+#[test]
+fn every_preset_loads_and_matches_its_file_name() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+    let mut seen = vec![];
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let cfg = Config::load(&path, &[]).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let (learner, env) = stem.split_once('_').unwrap();
+        assert_eq!(cfg.learner.name(), learner, "{stem}");
+        assert_eq!(cfg.env.name(), env, "{stem}");
+        assert!(cfg.env.build().n_agents() >= 2, "{stem}: a team needs two agents");
+        seen.push(stem);
+    }
+    seen.sort();
+    let expected =
+        ["coma_junction", "coma_predator_prey", "coma_spread", "mappo_junction", "mappo_predator_prey", "mappo_spread"];
+    assert_eq!(seen, expected);
+}
