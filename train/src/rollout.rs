@@ -77,6 +77,11 @@ impl<E: Environment> Rollout<E> {
         })
     }
 
+    /// Restarts the random stream (environment seeds and action samples).
+    pub fn reseed(&mut self, seed: u64) {
+        self.rng = Pcg64::seed_from_u64(seed);
+    }
+
     /// The environments.
     pub fn envs(&self) -> &VecEnv<E> {
         &self.envs

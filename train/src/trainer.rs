@@ -278,6 +278,8 @@ impl Trainer {
             checkpoint::load_store(&dir.join(format!("{name}.safetensors")), store)?;
         }
         self.progress.env_steps = meta.env_steps;
+        // A resumed run must not replay the episodes it started with.
+        self.rollout.reseed(self.cfg.seed ^ meta.env_steps.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         self.progress.episodes = meta.episodes;
         self.progress.updates = meta.updates;
         let next = |interval: u64| meta.env_steps.checked_div(interval).map_or(u64::MAX, |k| (k + 1) * interval);

@@ -4,6 +4,8 @@
 //!
 //! All state is f64; positions in world units, velocities in units/s.
 
+use super::{Environment, StateKind};
+
 /// Simulation step, seconds.
 pub const DT: f64 = 0.1;
 /// Fraction of velocity lost each step.
@@ -177,6 +179,63 @@ fn integrate(e: &mut Entity, force: [f64; 2]) {
         let speed = e.vel[0].hypot(e.vel[1]);
         if speed > max {
             e.vel = [e.vel[0] / speed * max, e.vel[1] / speed * max];
+        }
+    }
+}
+
+/// Writes observation values left to right, casting f64 world state to f32.
+pub(crate) struct ObsWriter<'a> {
+    out: &'a mut [f32],
+    k: usize,
+}
+
+impl<'a> ObsWriter<'a> {
+    /// Starts at the front of `out`.
+    pub(crate) fn new(out: &'a mut [f32]) -> Self {
+        Self { out, k: 0 }
+    }
+
+    /// Appends one value.
+    pub(crate) fn push(&mut self, v: f64) {
+        self.out[self.k] = v as f32;
+        self.k += 1;
+    }
+
+    /// Appends a 2-D vector.
+    pub(crate) fn push2(&mut self, v: [f64; 2]) {
+        self.push(v[0]);
+        self.push(v[1]);
+    }
+
+    /// Appends `p - origin`.
+    pub(crate) fn push_relative(&mut self, p: [f64; 2], origin: [f64; 2]) {
+        self.push2([p[0] - origin[0], p[1] - origin[1]]);
+    }
+}
+
+/// Global-state length of a particle scenario (see [`StateKind`]).
+pub(crate) fn state_dim(kind: StateKind, env: &impl Environment, world: &World) -> usize {
+    match kind {
+        StateKind::ObsConcat => env.n_agents() * env.obs_dim(),
+        StateKind::World => 4 * world.entities.len(),
+    }
+}
+
+/// Writes a particle scenario's global state: every agent's observation in
+/// turn, or `[pos, vel]` of every entity in world order.
+pub(crate) fn write_state(kind: StateKind, env: &impl Environment, world: &World, out: &mut [f32]) {
+    match kind {
+        StateKind::ObsConcat => {
+            for (i, chunk) in out.chunks_exact_mut(env.obs_dim()).enumerate() {
+                env.write_obs(i, chunk);
+            }
+        }
+        StateKind::World => {
+            for (e, chunk) in world.entities.iter().zip(out.chunks_exact_mut(4)) {
+                let mut w = ObsWriter::new(chunk);
+                w.push2(e.pos);
+                w.push2(e.vel);
+            }
         }
     }
 }

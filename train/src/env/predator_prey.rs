@@ -6,8 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
-use super::particle::{Entity, World, N_MOVE_ACTIONS};
-use super::spread::write_world_state;
+use super::particle::{self, Entity, ObsWriter, World, N_MOVE_ACTIONS};
 use super::{Environment, StateKind, StepOutcome};
 
 /// Radius, acceleration and speed cap of a predator.
@@ -109,10 +108,7 @@ impl Environment for PredatorPrey {
         4 + 2 * self.cfg.n_obstacles + 2 * self.cfg.n_predators + 2
     }
     fn state_dim(&self) -> usize {
-        match self.cfg.state {
-            StateKind::ObsConcat => self.n_agents() * self.obs_dim(),
-            StateKind::World => 4 * self.world.entities.len(),
-        }
+        particle::state_dim(self.cfg.state, self, &self.world)
     }
     fn n_actions(&self) -> usize {
         N_MOVE_ACTIONS
@@ -147,39 +143,22 @@ impl Environment for PredatorPrey {
         let e = &self.world.entities;
         let p = self.prey_index();
         let me = &e[agent];
-        let mut k = 0;
-        let mut put = |v: f64| {
-            out[k] = v as f32;
-            k += 1;
-        };
-        put(me.vel[0]);
-        put(me.vel[1]);
-        put(me.pos[0]);
-        put(me.pos[1]);
+        let mut w = ObsWriter::new(out);
+        w.push2(me.vel);
+        w.push2(me.pos);
         for o in &e[p + 1..] {
-            put(o.pos[0] - me.pos[0]);
-            put(o.pos[1] - me.pos[1]);
+            w.push_relative(o.pos, me.pos);
         }
         for (j, other) in e[..=p].iter().enumerate() {
             if j != agent {
-                put(other.pos[0] - me.pos[0]);
-                put(other.pos[1] - me.pos[1]);
+                w.push_relative(other.pos, me.pos);
             }
         }
-        put(e[p].vel[0]);
-        put(e[p].vel[1]);
+        w.push2(e[p].vel);
     }
 
     fn write_state(&self, out: &mut [f32]) {
-        match self.cfg.state {
-            StateKind::ObsConcat => {
-                let d = self.obs_dim();
-                for (i, chunk) in out.chunks_exact_mut(d).enumerate() {
-                    self.write_obs(i, chunk);
-                }
-            }
-            StateKind::World => write_world_state(&self.world, out),
-        }
+        particle::write_state(self.cfg.state, self, &self.world, out);
     }
 }
 

@@ -6,7 +6,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
-use super::particle::{Entity, World, N_MOVE_ACTIONS};
+use super::particle::{self, Entity, ObsWriter, World, N_MOVE_ACTIONS};
 use super::{Environment, StateKind, StepOutcome, TeamReward};
 
 /// Radius of a spread agent.
@@ -117,10 +117,7 @@ impl Environment for Spread {
         4 + 2 * n + 2 * (n - 1) + (n - 1) * DIM_C
     }
     fn state_dim(&self) -> usize {
-        match self.cfg.state {
-            StateKind::ObsConcat => self.n() * self.obs_dim(),
-            StateKind::World => 4 * self.world.entities.len(),
-        }
+        particle::state_dim(self.cfg.state, self, &self.world)
     }
     fn n_actions(&self) -> usize {
         N_MOVE_ACTIONS
@@ -150,52 +147,29 @@ impl Environment for Spread {
     fn write_obs(&self, agent: usize, out: &mut [f32]) {
         let n = self.n();
         let me = &self.world.entities[agent];
-        let mut k = 0;
-        let mut put = |v: f64| {
-            out[k] = v as f32;
-            k += 1;
-        };
-        put(me.vel[0]);
-        put(me.vel[1]);
-        put(me.pos[0]);
-        put(me.pos[1]);
+        let mut w = ObsWriter::new(out);
+        w.push2(me.vel);
+        w.push2(me.pos);
         for l in &self.world.entities[n..] {
-            put(l.pos[0] - me.pos[0]);
-            put(l.pos[1] - me.pos[1]);
+            w.push_relative(l.pos, me.pos);
         }
         for (j, other) in self.world.entities[..n].iter().enumerate() {
             if j != agent {
-                put(other.pos[0] - me.pos[0]);
-                put(other.pos[1] - me.pos[1]);
+                w.push_relative(other.pos, me.pos);
             }
         }
         // Other agents' communication: silent agents, always zero.
         for _ in 0..(n - 1) * DIM_C {
-            put(0.0);
+            w.push(0.0);
         }
     }
 
     fn write_state(&self, out: &mut [f32]) {
-        match self.cfg.state {
-            StateKind::ObsConcat => {
-                let d = self.obs_dim();
-                for (i, chunk) in out.chunks_exact_mut(d).enumerate() {
-                    self.write_obs(i, chunk);
-                }
-            }
-            StateKind::World => write_world_state(&self.world, out),
-        }
+        particle::write_state(self.cfg.state, self, &self.world, out);
     }
 
     fn agent_rewards(&self) -> Option<&[f64]> {
         Some(&self.agent_rewards)
-    }
-}
-
-/// Writes `[pos, vel]` (4 values) of every entity in world order.
-pub(super) fn write_world_state(world: &World, out: &mut [f32]) {
-    for (e, chunk) in world.entities.iter().zip(out.chunks_exact_mut(4)) {
-        chunk.copy_from_slice(&[e.pos[0] as f32, e.pos[1] as f32, e.vel[0] as f32, e.vel[1] as f32]);
     }
 }
 
