@@ -106,8 +106,8 @@ impl Trainer {
         let rollout = Rollout::new(envs, spec, cfg.seed, device)?;
         Ok(Self {
             progress: Progress { t_max: cfg.t_max, ..Default::default() },
-            next_eval: cfg.eval_interval,
-            next_save: cfg.save_interval,
+            next_eval: next_multiple(0, cfg.eval_interval),
+            next_save: next_multiple(0, cfg.save_interval),
             env_name: env_name.to_string(),
             make_env,
             device,
@@ -184,15 +184,15 @@ impl Trainer {
         p.last_return = batch.mean_return();
         p.last_stats = stats;
         let mut eval = None;
-        if self.cfg.eval_interval > 0 && self.progress.env_steps >= self.next_eval {
-            self.next_eval += self.cfg.eval_interval;
+        if self.progress.env_steps >= self.next_eval {
+            self.next_eval = next_multiple(self.progress.env_steps, self.cfg.eval_interval);
             let stats = self.evaluate(self.cfg.eval_episodes, true)?;
             self.progress.last_eval = Some(stats.clone());
             eval = Some(stats);
         }
         self.log_row(&batch.returns, &batch.lengths, eval.as_ref())?;
         if self.run.is_some() && self.progress.env_steps >= self.next_save {
-            self.next_save += self.cfg.save_interval;
+            self.next_save = next_multiple(self.progress.env_steps, self.cfg.save_interval);
             self.save_checkpoint()?;
         }
         Ok(&self.progress)
@@ -282,9 +282,28 @@ impl Trainer {
         self.rollout.reseed(self.cfg.seed ^ meta.env_steps.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         self.progress.episodes = meta.episodes;
         self.progress.updates = meta.updates;
-        let next = |interval: u64| meta.env_steps.checked_div(interval).map_or(u64::MAX, |k| (k + 1) * interval);
-        self.next_eval = next(self.cfg.eval_interval);
-        self.next_save = next(self.cfg.save_interval);
+        self.next_eval = next_multiple(meta.env_steps, self.cfg.eval_interval);
+        self.next_save = next_multiple(meta.env_steps, self.cfg.save_interval);
         Ok(meta)
+    }
+}
+
+/// The first multiple of `interval` above `steps`; never (`u64::MAX`) for
+/// an interval of 0.
+fn next_multiple(steps: u64, interval: u64) -> u64 {
+    steps.checked_div(interval).map_or(u64::MAX, |k| (k + 1) * interval)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_skip_ahead_and_zero_means_never() {
+        assert_eq!(next_multiple(0, 100), 100);
+        assert_eq!(next_multiple(100, 100), 200);
+        assert_eq!(next_multiple(350, 100), 400);
+        assert_eq!(next_multiple(0, 0), u64::MAX);
+        assert_eq!(next_multiple(12_345, 0), u64::MAX);
     }
 }
