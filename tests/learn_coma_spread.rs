@@ -4,7 +4,7 @@
 //! Measured here (seed 1, 500 greedy episodes vs 1,000 random ones): greedy
 //! COMA -58.7, random -80.0 (a gap of 21.3); the assertion asks for 8, well
 //! under that, so a real regression fails it and evaluation noise does not.
-//! About 40 s on 2 idle cores.
+//! About 10 s on 2 idle cores.
 
 mod common;
 

@@ -1,10 +1,10 @@
-//! MAPPO learns spread (N = 3): after 100k environment steps (about a minute
-//! on 2 cores) its greedy team beats uniform-random agents by a wide margin.
+//! MAPPO learns spread (N = 3): after 100k environment steps its greedy team
+//! beats uniform-random agents by a wide margin.
 //!
 //! Measured here (seed 1, 500 greedy episodes vs 1,000 random ones): greedy
 //! MAPPO -64.3, random -80.0 (a gap of 15.8); the assertion asks for 8, half
 //! of that, so a real regression fails it and evaluation noise (95% interval
-//! about ±1.3 here) does not. About a minute on 2 idle cores.
+//! about ±1.3 here) does not. About 35 s on 2 idle cores.
 
 mod common;
 
