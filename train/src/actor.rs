@@ -63,30 +63,53 @@ impl GruCell {
 
     /// One step: `x` `[R, in]`, `h` `[R, H]` -> `[R, H]`.
     pub fn forward(&self, x: &Tensor, h: &Tensor) -> Tensor {
-        self.forward_projected(&self.project_inputs(x), h)
+        let (gi_rz, gi_n) = self.project_inputs(x);
+        self.step(&self.recurrent(), &gi_rz, &gi_n, h)
     }
 
-    /// The input half of the gates for any number of leading dims:
-    /// `x W_ih^T + b_ih`, `[.., in]` -> `[.., 3H]`. Done for a whole sequence
-    /// at once, it turns T small matmuls into one.
-    pub fn project_inputs(&self, x: &Tensor) -> Tensor {
-        x.matmul(&self.weight_ih.tr()) + &self.bias_ih
+    /// The input half of the gates, for any leading dims: `[.., in]` ->
+    /// (`x W_ir,iz^T + b_ir,iz + b_hr,hz` `[.., 2H]`, `x W_in^T + b_in` `[.., H]`).
+    /// Done once for a whole sequence it turns T small matmuls into one; the
+    /// recurrent r/z biases fold in here since they add to the same sum.
+    pub fn project_inputs(&self, x: &Tensor) -> (Tensor, Tensor) {
+        let hidden = self.weight_hh.size()[1];
+        let gi = x.matmul(&self.weight_ih.tr()) + &self.bias_ih;
+        let gi_rz = gi.narrow(-1, 0, 2 * hidden) + self.bias_hh.narrow(0, 0, 2 * hidden);
+        (gi_rz, gi.narrow(-1, 2 * hidden, hidden))
     }
 
-    /// One step from projected inputs `gi` `[R, 3H]` and state `h` `[R, H]`:
-    /// `r, z = sigmoid(gi_rz + gh_rz)`, `n = tanh(gi_n + r * gh_n)`,
-    /// `h' = n + z * (h - n)`, with `gh = h W_hh^T + b_hh`.
+    /// The recurrent weights split by gate, once per sequence.
+    pub fn recurrent(&self) -> Recurrent {
+        let hidden = self.weight_hh.size()[1];
+        Recurrent {
+            w_rz_t: self.weight_hh.narrow(0, 0, 2 * hidden).tr(),
+            w_n_t: self.weight_hh.narrow(0, 2 * hidden, hidden).tr(),
+            b_n: self.bias_hh.narrow(0, 2 * hidden, hidden),
+        }
+    }
+
+    /// One step from projected inputs (see [`Self::project_inputs`]), `[R, 2H]`
+    /// and `[R, H]`, and state `h` `[R, H]`:
+    /// `r, z = sigmoid(gi_rz + h W_hr,hz^T)`, `n = tanh(gi_n + r * (h W_hn^T + b_hn))`,
+    /// `h' = n + z (h - n)`.
     ///
-    /// Written out rather than `Tensor::gru_cell`: on the CPU that op's
-    /// backward pass was 4x slower than these few fused ones.
-    pub fn forward_projected(&self, gi: &Tensor, h: &Tensor) -> Tensor {
-        let hidden = h.size()[1];
-        let gh = self.bias_hh.addmm(h, &self.weight_hh.tr());
-        let rz = (gi.narrow(1, 0, 2 * hidden) + gh.narrow(1, 0, 2 * hidden)).sigmoid();
-        let (r, z) = (rz.narrow(1, 0, hidden), rz.narrow(1, hidden, hidden));
-        let n = (gi.narrow(1, 2 * hidden, hidden) + r * gh.narrow(1, 2 * hidden, hidden)).tanh();
-        &n + z * (h - &n)
+    /// Written out rather than `Tensor::gru_cell`: on the CPU this builds 7
+    /// autograd nodes a step instead of about 16, and the unroll's backward
+    /// pass is where training spends its time.
+    pub fn step(&self, w: &Recurrent, gi_rz: &Tensor, gi_n: &Tensor, h: &Tensor) -> Tensor {
+        let rz = gi_rz.addmm(h, &w.w_rz_t).sigmoid().chunk(2, 1);
+        let gh_n = w.b_n.addmm(h, &w.w_n_t);
+        gi_n.addcmul(&rz[0], &gh_n).tanh().lerp_tensor(h, &rz[1])
     }
+}
+
+/// [`GruCell`]'s recurrent weights split by gate: `w_rz_t` `[H, 2H]`,
+/// `w_n_t` `[H, H]` (transposed), `b_n` `[H]`.
+#[derive(Debug)]
+pub struct Recurrent {
+    w_rz_t: Tensor,
+    w_n_t: Tensor,
+    b_n: Tensor,
 }
 
 /// The shared GRU actor.
@@ -167,7 +190,9 @@ impl Actor {
     /// backpropagation through time in chunks, as MAPPO trains.
     pub fn unroll(&self, x: &Tensor, h0: &Tensor, chunks: Option<(&Tensor, usize)>) -> Tensor {
         let t_len = x.size()[0];
-        let gi = self.gru.project_inputs(&self.embed(x));
+        let (gi_rz, gi_n) = self.gru.project_inputs(&self.embed(x));
+        let (gi_rz, gi_n) = (gi_rz.unbind(0), gi_n.unbind(0));
+        let w = self.gru.recurrent();
         let mut h = h0.shallow_clone();
         let mut hs = Vec::with_capacity(t_len as usize);
         for t in 0..t_len {
@@ -176,7 +201,7 @@ impl Actor {
                     h = rec.get(t).detach();
                 }
             }
-            h = self.gru.forward_projected(&gi.get(t), &h);
+            h = self.gru.step(&w, &gi_rz[t as usize], &gi_n[t as usize], &h);
             hs.push(h.shallow_clone());
         }
         self.fc2.forward(&Tensor::stack(&hs, 0))
