@@ -219,6 +219,14 @@ pub struct MappoConfig {
     pub critic_hidden: usize,
     /// Global gradient-norm clip.
     pub grad_clip: f64,
+    /// Append the episode's time step (t / episode_limit) to the critic's
+    /// input: the critic lives on the server, so the actor is unaffected.
+    pub critic_time_feature: bool,
+    /// Bootstrap the value where an episode is cut by its time limit
+    /// (EPyMARL), instead of treating the cut as terminal (the MAPPO
+    /// authors' code). Bootstrapping without the time feature asks the
+    /// critic for infinite-horizon values it cannot pin down.
+    pub bootstrap_truncation: bool,
 }
 
 impl Default for MappoConfig {
@@ -239,6 +247,8 @@ impl Default for MappoConfig {
             chunk_len: 10,
             critic_hidden: 64,
             grad_clip: 10.0,
+            critic_time_feature: true,
+            bootstrap_truncation: false,
         }
     }
 }

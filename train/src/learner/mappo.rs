@@ -2,7 +2,13 @@
 //! algorithms.md section 2).
 //!
 //! Advantages come from GAE on de-normalised values and are shared by all
-//! agents of a step (one team reward, one state value). The recurrent actor
+//! agents of a step (one team reward, one state value).
+//!
+//! Departure from the spec's plain V(s), on by default and switchable: the
+//! critic also sees the time step, and the time-limit cut ends the value
+//! (as in the MAPPO authors' code). Bootstrapping at the cut with a critic
+//! blind to time (EPyMARL's way) asked for values near -230 on spread whose
+//! errors swamped per-step advantages near 1; see docs/results.md. The recurrent actor
 //! is re-run over each whole episode with truncated backpropagation in
 //! chunks of `chunk_len` steps, restarting each chunk from the hidden state
 //! the rollout recorded.
@@ -22,6 +28,7 @@ use crate::Result;
 /// The MAPPO learner.
 pub struct Mappo {
     cfg: MappoConfig,
+    episode_limit: usize,
     critic_vs: nn::VarStore,
     critic: StateValue,
     value_norm: ValueNorm,
@@ -40,17 +47,42 @@ impl Mappo {
     /// A MAPPO learner for an actor whose parameters are `actor_vs`.
     pub fn new(cfg: &MappoConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
         let critic_vs = nn::VarStore::new(device);
-        let critic = StateValue::new(&(critic_vs.root() / "value"), dims.state_dim, cfg.critic_hidden);
+        let input = dims.state_dim + usize::from(cfg.critic_time_feature);
+        let critic = StateValue::new(&(critic_vs.root() / "value"), input, cfg.critic_hidden);
         let value_norm = ValueNorm::new(&(critic_vs.root() / "value_norm"));
         let adam = nn::Adam { eps: cfg.adam_eps, ..Default::default() };
         Ok(Self {
             actor_opt: adam.build(actor_vs, cfg.lr)?,
             critic_opt: adam.build(&critic_vs, cfg.lr)?,
             cfg: cfg.clone(),
+            episode_limit: dims.episode_limit,
             critic_vs,
             critic,
             value_norm,
         })
+    }
+
+    /// The critic's input `[T+1, B, state_dim (+1)]`: the state, and the
+    /// time step t / episode_limit when configured (episodes start at row 0).
+    fn critic_input(&self, batch: &EpisodeBatch) -> Tensor {
+        if !self.cfg.critic_time_feature {
+            return batch.state.shallow_clone();
+        }
+        let size = batch.state.size();
+        let opts = (Kind::Float, batch.state.device());
+        let time = (Tensor::arange(size[0], opts) / self.episode_limit as f64).view([size[0], 1, 1]);
+        Tensor::cat(&[batch.state.shallow_clone(), time.expand([size[0], size[1], 1], false)], -1)
+    }
+
+    /// Where episodes stop bootstrapping `[T, B]`: terminal states, and the
+    /// time-limit cut too unless `bootstrap_truncation`.
+    fn stops(&self, batch: &EpisodeBatch) -> Tensor {
+        if self.cfg.bootstrap_truncation {
+            return batch.terminated.shallow_clone();
+        }
+        let t = batch.max_len();
+        let ended = batch.mask.narrow(0, 0, t) * (1.0 - batch.mask.narrow(0, 1, t));
+        batch.terminated.maximum(&ended)
     }
 
     fn denormalized(&self, v: &Tensor) -> Tensor {
@@ -75,10 +107,11 @@ impl Learner for Mappo {
         let mask = batch.mask.narrow(0, 0, t); // [T, B]
 
         // Targets from the values before this update.
+        let critic_in = self.critic_input(batch);
         let (old_values, advantages, returns) = tch::no_grad(|| {
-            let v_norm = self.critic.forward(&batch.state); // [T+1, B]
+            let v_norm = self.critic.forward(&critic_in); // [T+1, B]
             let v = self.denormalized(&v_norm);
-            let adv = gae(&batch.reward, &batch.terminated, &batch.mask, &v, c.gamma, c.gae_lambda);
+            let adv = gae(&batch.reward, &self.stops(batch), &batch.mask, &v, c.gamma, c.gae_lambda);
             let ret = &adv + v.narrow(0, 0, t);
             (v_norm.narrow(0, 0, t), adv, ret)
         });
@@ -121,7 +154,7 @@ impl Learner for Mappo {
                 self.actor_opt.clip_grad_norm(c.grad_clip);
                 self.actor_opt.step();
 
-                let v = self.critic.forward(&mb(&batch.state.narrow(0, 0, t)));
+                let v = self.critic.forward(&mb(&critic_in.narrow(0, 0, t)));
                 let target = mb(&targets);
                 let mut v_loss = huber(&(&target - &v), c.huber_delta);
                 if c.value_clip {
@@ -167,6 +200,31 @@ impl Learner for Mappo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::actor::ActorOptions;
+    use crate::env::{Spread, SpreadConfig, VecEnv};
+    use crate::rollout::{ActionSelection, Rollout};
+    use murmur_runtime::ActorSpec;
+
+    #[test]
+    fn time_limit_cut_is_terminal_unless_bootstrapping_and_time_reaches_the_critic() {
+        let envs = VecEnv::new(vec![Spread::new(SpreadConfig { max_cycles: 3, ..Default::default() }); 2]).unwrap();
+        let dims = envs.dims();
+        let actor_vs = nn::VarStore::new(tch::Device::Cpu);
+        let spec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 8 };
+        let actor = Actor::new(&actor_vs.root(), spec, ActorOptions { input_layer_norm: true, orthogonal_init: true });
+        let batch = Rollout::new(envs, spec, 1, tch::Device::Cpu)
+            .unwrap()
+            .collect(&actor, ActionSelection::Sample { epsilon: 0.0 });
+        let mappo = Mappo::new(&MappoConfig::default(), &actor_vs, dims, tch::Device::Cpu).unwrap();
+        let stops = Vec::<f32>::try_from(mappo.stops(&batch).view([-1])).unwrap();
+        assert_eq!(stops, vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
+        let time = Vec::<f32>::try_from(mappo.critic_input(&batch).select(-1, 54).contiguous().view([-1])).unwrap();
+        assert_eq!(time, vec![0.0, 0.0, 1.0 / 3.0, 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0, 1.0, 1.0]);
+        let cfg = MappoConfig { bootstrap_truncation: true, critic_time_feature: false, ..Default::default() };
+        let mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
+        assert_eq!(f64::try_from(mappo.stops(&batch).sum(Kind::Float)).unwrap(), 0.0);
+        assert_eq!(mappo.critic_input(&batch).size(), [4, 2, 54]);
+    }
 
     #[test]
     fn huber_is_quadratic_then_linear() {
