@@ -61,45 +61,6 @@ impl EpisodeBatch {
     pub fn mean_return(&self) -> f64 {
         mean(&self.returns)
     }
-
-    /// Moves every tensor to `device`.
-    pub fn to_device(&self, device: tch::Device) -> EpisodeBatch {
-        EpisodeBatch {
-            inputs: self.inputs.to_device(device),
-            hidden: self.hidden.to_device(device),
-            obs: self.obs.to_device(device),
-            state: self.state.to_device(device),
-            avail: self.avail.to_device(device),
-            actions: self.actions.to_device(device),
-            probs: self.probs.to_device(device),
-            reward: self.reward.to_device(device),
-            terminated: self.terminated.to_device(device),
-            mask: self.mask.to_device(device),
-            returns: self.returns.clone(),
-            lengths: self.lengths.clone(),
-        }
-    }
-
-    /// The episodes `range` of the batch, for minibatching (`[.., range, ..]`
-    /// on the episode axis of every tensor).
-    pub fn episodes(&self, start: i64, len: i64) -> EpisodeBatch {
-        let n = |t: &Tensor| t.narrow(1, start, len);
-        let (s, e) = (start as usize, (start + len) as usize);
-        EpisodeBatch {
-            inputs: n(&self.inputs),
-            hidden: n(&self.hidden),
-            obs: n(&self.obs),
-            state: n(&self.state),
-            avail: n(&self.avail),
-            actions: n(&self.actions),
-            probs: n(&self.probs),
-            reward: n(&self.reward),
-            terminated: n(&self.terminated),
-            mask: n(&self.mask),
-            returns: self.returns[s..e].to_vec(),
-            lengths: self.lengths[s..e].to_vec(),
-        }
-    }
 }
 
 /// Arithmetic mean (0 for an empty slice).
