@@ -132,7 +132,8 @@ pub fn load_store(file: &Path, store: &mut nn::VarStore) -> Result<()> {
         .map_err(|e| bad(format!("unreadable safetensors: {e}")))?
         .into_iter()
         .collect();
-    let mut vars = store.variables();
+    // Sorted, so the first mismatch reported is the same every run.
+    let mut vars: BTreeMap<String, tch::Tensor> = store.variables().into_iter().collect();
     for (name, var) in &vars {
         let src = saved.get(name).ok_or_else(|| bad(format!("tensor `{name}` is missing")))?;
         if src.size() != var.size() {
