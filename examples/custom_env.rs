@@ -91,7 +91,7 @@ fn main() -> anyhow::Result<()> {
     )?;
     let mut trainer = Trainer::with_env(cfg, "rendezvous", Box::new(|| Box::new(Rendezvous::new(3))))?;
     trainer.train(|p| {
-        if p.updates % 40 == 0 {
+        if p.updates.is_multiple_of(40) {
             println!("{:>6} steps: mean return {:.2}", p.env_steps, p.last_return);
         }
     })?;

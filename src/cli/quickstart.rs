@@ -36,7 +36,7 @@ fn fresh_dir(parent: &Path) -> PathBuf {
 pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let mut overrides = vec![format!("t_max={}", args.t_max), "eval_interval=50_000".to_string()];
     if let Some(d) = args.device {
-        overrides.push(format!("device=\"{}\"", format!("{d:?}").to_lowercase()));
+        overrides.push(format!("device=\"{d}\""));
     }
     let cfg = Config::parse(PRESET, "configs/mappo_spread.toml (built in)", &overrides)?;
     let out = fresh_dir(&args.runs);

@@ -38,20 +38,12 @@ pub struct TrainArgs {
 pub fn load_config(path: &Path, set: &[String], device: Option<DeviceChoice>, seed: Option<u64>) -> Result<Config> {
     let mut overrides = set.to_vec();
     if let Some(d) = device {
-        overrides.push(format!("device=\"{}\"", device_name(d)));
+        overrides.push(format!("device=\"{d}\""));
     }
     if let Some(s) = seed {
         overrides.push(format!("seed={s}"));
     }
     Config::load(path, &overrides)
-}
-
-fn device_name(d: DeviceChoice) -> &'static str {
-    match d {
-        DeviceChoice::Auto => "auto",
-        DeviceChoice::Cpu => "cpu",
-        DeviceChoice::Cuda => "cuda",
-    }
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {

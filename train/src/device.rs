@@ -66,7 +66,7 @@ pub fn select(choice: DeviceChoice) -> Result<tch::Device> {
     }
 }
 
-/// A human description, e.g. "cuda:0 (NVIDIA H200)" or "cpu (2 threads)".
+/// A human description, e.g. "cuda:0 (1 GPU(s) visible)" or "cpu (2 threads)".
 pub fn describe(device: tch::Device) -> String {
     match device {
         tch::Device::Cuda(i) => format!("cuda:{i} ({} GPU(s) visible)", tch::Cuda::device_count()),

@@ -77,7 +77,7 @@ impl Coma {
             self.critic_opt.step();
             losses.push(scalar(&loss));
             self.critic_updates += 1;
-            if self.critic_updates % self.cfg.target_update_interval == 0 {
+            if self.critic_updates.is_multiple_of(self.cfg.target_update_interval) {
                 self.target_vs.copy(&self.critic_vs)?;
             }
         }

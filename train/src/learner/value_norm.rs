@@ -23,7 +23,8 @@ impl ValueNorm {
     }
 
     fn read(&self) -> [f64; 3] {
-        let v = Vec::<f64>::try_from(self.stats.to_kind(Kind::Double).to_device(tch::Device::Cpu)).unwrap_or_default();
+        let v = Vec::<f64>::try_from(self.stats.to_kind(Kind::Double).to_device(tch::Device::Cpu))
+            .expect("the statistics are a 1-D tensor this struct created");
         [v[0], v[1], v[2]]
     }
 
