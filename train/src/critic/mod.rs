@@ -2,9 +2,11 @@
 //! training server. One file per critic family.
 
 mod coma;
+mod mixing;
 mod value;
 
 pub use coma::{ComaCritic, ComaInputs};
+pub use mixing::{joint_one_hot, Hyper, MixingCritic};
 pub use value::StateValue;
 
 use tch::nn;

@@ -10,7 +10,7 @@
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
-use super::returns::td_lambda_targets;
+use super::td_critic::{TdCritic, TdSettings};
 use super::{masked_mean, scalar, taken, Learner, UpdateStats};
 use crate::actor::{entropy, epsilon_floor, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
@@ -23,65 +23,36 @@ use crate::Result;
 pub struct Coma {
     cfg: ComaConfig,
     n_actions: i64,
-    critic_vs: nn::VarStore,
-    critic: ComaCritic,
-    target_vs: nn::VarStore,
-    target: ComaCritic,
-    critic_opt: nn::Optimizer,
+    critic: TdCritic<ComaCritic>,
     actor_opt: nn::Optimizer,
-    critic_updates: usize,
 }
 
 impl Coma {
     /// A COMA learner for an actor whose parameters are `actor_vs`.
     pub fn new(cfg: &ComaConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
         let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
-        let critic_vs = nn::VarStore::new(device);
-        let critic = ComaCritic::new(&critic_vs.root(), input, cfg.critic_hidden, dims.n_actions);
-        let mut target_vs = nn::VarStore::new(device);
-        let target = ComaCritic::new(&target_vs.root(), input, cfg.critic_hidden, dims.n_actions);
-        target_vs.copy(&critic_vs)?;
-        target_vs.freeze();
         let rms = nn::RmsProp { alpha: cfg.rms_alpha, eps: cfg.rms_eps, ..Default::default() };
-        let actor_opt = rms.build(actor_vs, cfg.lr_actor)?;
-        let critic_opt = rms.build(&critic_vs, cfg.lr_critic)?;
+        let settings = TdSettings {
+            gamma: cfg.gamma,
+            lambda: cfg.td_lambda,
+            target_update_interval: cfg.target_update_interval,
+            grad_clip: cfg.grad_clip,
+        };
+        let build = |p: &nn::Path| ComaCritic::new(p, input, cfg.critic_hidden, dims.n_actions);
         Ok(Self {
             cfg: cfg.clone(),
             n_actions: dims.n_actions as i64,
-            critic_vs,
-            critic,
-            target_vs,
-            target,
-            critic_opt,
-            actor_opt,
-            critic_updates: 0,
+            critic: TdCritic::new(device, build, rms, cfg.lr_critic, settings)?,
+            actor_opt: rms.build(actor_vs, cfg.lr_actor)?,
         })
     }
 
     /// Trains the critic backwards through time; returns the mean loss.
     fn train_critic(&mut self, batch: &EpisodeBatch, features: &Tensor) -> Result<f64> {
-        let g = tch::no_grad(|| taken(&self.target.forward(features), &batch.actions));
-        let targets =
-            td_lambda_targets(&batch.reward, &batch.terminated, &batch.mask, &g, self.cfg.gamma, self.cfg.td_lambda);
-        let mut losses = vec![];
-        for t in (0..batch.max_len()).rev() {
-            let m = batch.mask.get(t).unsqueeze(-1); // [B, 1]
-            if scalar(&m.sum(Kind::Float)) == 0.0 {
-                continue;
-            }
-            let q = taken(&self.critic.forward(&features.get(t)), &batch.actions.get(t));
-            let loss = masked_mean(&(q - targets.get(t)).square(), &m);
-            self.critic_opt.zero_grad();
-            loss.backward();
-            self.critic_opt.clip_grad_norm(self.cfg.grad_clip);
-            self.critic_opt.step();
-            losses.push(scalar(&loss));
-            self.critic_updates += 1;
-            if self.critic_updates.is_multiple_of(self.cfg.target_update_interval) {
-                self.target_vs.copy(&self.critic_vs)?;
-            }
-        }
-        Ok(crate::buffer::mean(&losses))
+        let g = tch::no_grad(|| taken(&self.critic.target.forward(features), &batch.actions));
+        let targets = self.critic.targets(batch, &g);
+        self.critic
+            .train_backwards(batch, &targets, |net, t| taken(&net.forward(&features.get(t)), &batch.actions.get(t)))
     }
 
     /// The exploration floor after `env_steps` steps (linear anneal).
@@ -90,6 +61,13 @@ impl Coma {
         let frac = (env_steps as f64 / c.epsilon_anneal_steps.max(1) as f64).min(1.0);
         c.epsilon_start + frac * (c.epsilon_finish - c.epsilon_start)
     }
+}
+
+/// COMA's counterfactual advantage `Q(s, u)[u_i] - sum_a pi_i(a) Q(s, (a, u_-i))`:
+/// `q` `[.., A]` (agent i's action values with the others' actions held),
+/// `pi` `[.., A]`, `actions` `[..]` -> `[..]`.
+pub(crate) fn counterfactual_advantage(q: &Tensor, pi: &Tensor, actions: &Tensor) -> Tensor {
+    taken(q, actions) - (pi * q).sum_dim_intlist(-1, false, Kind::Float)
 }
 
 impl Learner for Coma {
@@ -108,14 +86,13 @@ impl Learner for Coma {
         let t = batch.max_len();
         let size = batch.actions.size();
         let (b, n) = (size[1], size[2]);
-        let q = tch::no_grad(|| self.critic.forward(&features.narrow(0, 0, t))); // [T, B, n, A]
+        let q = tch::no_grad(|| self.critic.net.forward(&features.narrow(0, 0, t))); // [T, B, n, A]
         let x = batch.inputs.narrow(0, 0, t).view([t, b * n, -1]);
         let logits = actor.unroll(&x, &actor.initial_hidden(b * n, x.device()), None).view([t, b, n, -1]);
         let avail = batch.avail.narrow(0, 0, t);
         let pi = epsilon_floor(&masked_probs(&logits, &avail), &avail, self.epsilon(env_steps));
         let actions = batch.actions.narrow(0, 0, t);
-        let baseline = (&pi * &q).sum_dim_intlist(-1, false, Kind::Float).detach();
-        let advantage = (taken(&q, &actions) - baseline).detach();
+        let advantage = counterfactual_advantage(&q, &pi, &actions).detach();
         let log_pi = taken(&pi, &actions).clamp_min(1e-10).log();
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1); // [T, B, 1]
         let actor_loss = -masked_mean(&(&advantage * log_pi), &mask);
@@ -135,10 +112,10 @@ impl Learner for Coma {
     }
 
     fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        vec![("critic", &self.critic_vs), ("target_critic", &self.target_vs)]
+        self.critic.var_stores()
     }
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        vec![("critic", &mut self.critic_vs), ("target_critic", &mut self.target_vs)]
+        self.critic.var_stores_mut()
     }
 }

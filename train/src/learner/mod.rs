@@ -4,11 +4,15 @@
 //! the rollout, trainer and CLI stay as they are.
 
 mod coma;
+mod entropy;
+mod lica;
 mod mappo;
 pub mod returns;
+mod td_critic;
 mod value_norm;
 
 pub use coma::Coma;
+pub use lica::Lica;
 pub use mappo::Mappo;
 pub use value_norm::ValueNorm;
 
@@ -52,6 +56,7 @@ pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Dev
     Ok(match cfg.learner {
         LearnerKind::Coma => Box::new(Coma::new(&cfg.coma, actor_vs, dims, device)?),
         LearnerKind::Mappo => Box::new(Mappo::new(&cfg.mappo, actor_vs, dims, device)?),
+        LearnerKind::Lica => Box::new(Lica::new(&cfg.lica, actor_vs, dims, device)?),
     })
 }
 

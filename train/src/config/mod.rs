@@ -20,6 +20,9 @@ use serde::{Deserialize, Serialize};
 use crate::env::{Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig};
 use crate::{Error, Result};
 
+mod learners;
+pub use learners::*;
+
 /// Which learner trains the team.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -28,6 +31,8 @@ pub enum LearnerKind {
     Coma,
     /// Multi-agent PPO with a centralised value function (Yu et al. 2022).
     Mappo,
+    /// Learning implicit credit assignment (Zhou, Liu et al. 2020).
+    Lica,
 }
 
 impl LearnerKind {
@@ -36,6 +41,7 @@ impl LearnerKind {
         match self {
             LearnerKind::Coma => "coma",
             LearnerKind::Mappo => "mappo",
+            LearnerKind::Lica => "lica",
         }
     }
 }
@@ -146,123 +152,6 @@ impl Default for ActorConfig {
     }
 }
 
-/// COMA hyperparameters (algorithms.md section 1).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct ComaConfig {
-    /// Actor learning rate (RMSprop).
-    pub lr_actor: f64,
-    /// Critic learning rate (RMSprop).
-    pub lr_critic: f64,
-    /// RMSprop smoothing constant.
-    pub rms_alpha: f64,
-    /// RMSprop epsilon.
-    pub rms_eps: f64,
-    /// Discount factor.
-    pub gamma: f64,
-    /// TD(lambda) trace parameter.
-    pub td_lambda: f64,
-    /// Hidden width of the critic's two layers.
-    pub critic_hidden: usize,
-    /// Hard copy to the target critic every this many critic updates.
-    pub target_update_interval: usize,
-    /// Global gradient-norm clip.
-    pub grad_clip: f64,
-    /// Exploration floor at the start of training.
-    pub epsilon_start: f64,
-    /// Exploration floor after annealing.
-    pub epsilon_finish: f64,
-    /// Environment steps over which the floor anneals linearly.
-    pub epsilon_anneal_steps: u64,
-}
-
-impl Default for ComaConfig {
-    fn default() -> Self {
-        Self {
-            lr_actor: 5e-4,
-            lr_critic: 5e-4,
-            rms_alpha: 0.99,
-            rms_eps: 1e-5,
-            gamma: 0.99,
-            td_lambda: 0.8,
-            critic_hidden: 128,
-            target_update_interval: 200,
-            grad_clip: 10.0,
-            epsilon_start: 0.5,
-            epsilon_finish: 0.01,
-            epsilon_anneal_steps: 100_000,
-        }
-    }
-}
-
-/// MAPPO hyperparameters (algorithms.md section 2).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MappoConfig {
-    /// Adam learning rate of actor and critic.
-    pub lr: f64,
-    /// Adam epsilon.
-    pub adam_eps: f64,
-    /// Discount factor.
-    pub gamma: f64,
-    /// GAE lambda.
-    pub gae_lambda: f64,
-    /// PPO ratio clip (also the value clip).
-    pub clip: f64,
-    /// Passes over each batch.
-    pub epochs: usize,
-    /// Minibatches per pass (episodes are split between them).
-    pub minibatches: usize,
-    /// Entropy bonus coefficient.
-    pub entropy_coef: f64,
-    /// Huber loss threshold of the value loss.
-    pub huber_delta: f64,
-    /// Clip the value update around the old value.
-    pub value_clip: bool,
-    /// Normalise value targets with a running normaliser.
-    pub value_norm: bool,
-    /// Normalise advantages over valid entries.
-    pub advantage_norm: bool,
-    /// Truncated BPTT chunk length for the recurrent actor.
-    pub chunk_len: usize,
-    /// Hidden width of the critic.
-    pub critic_hidden: usize,
-    /// Global gradient-norm clip.
-    pub grad_clip: f64,
-    /// Append the episode's time step (t / episode_limit) to the critic's
-    /// input: the critic lives on the server, so the actor is unaffected.
-    pub critic_time_feature: bool,
-    /// Bootstrap the value where an episode is cut by its time limit
-    /// (EPyMARL), instead of treating the cut as terminal (the MAPPO
-    /// authors' code). Bootstrapping without the time feature asks the
-    /// critic for infinite-horizon values it cannot pin down.
-    pub bootstrap_truncation: bool,
-}
-
-impl Default for MappoConfig {
-    fn default() -> Self {
-        Self {
-            lr: 7e-4,
-            adam_eps: 1e-5,
-            gamma: 0.99,
-            gae_lambda: 0.95,
-            clip: 0.2,
-            epochs: 10,
-            minibatches: 1,
-            entropy_coef: 0.01,
-            huber_delta: 10.0,
-            value_clip: true,
-            value_norm: true,
-            advantage_norm: true,
-            chunk_len: 10,
-            critic_hidden: 64,
-            grad_clip: 10.0,
-            critic_time_feature: true,
-            bootstrap_truncation: false,
-        }
-    }
-}
-
 /// A whole run: learner, budget, environment and every hyperparameter.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -302,6 +191,15 @@ pub struct Config {
     /// MAPPO's settings (used when `learner = "mappo"`).
     #[serde(default)]
     pub mappo: MappoConfig,
+    /// LICA's settings (used when `learner = "lica"`).
+    #[serde(default)]
+    pub lica: LicaConfig,
+    /// SeCA's settings (used when `learner = "seca"`).
+    #[serde(default)]
+    pub seca: SecaConfig,
+    /// MAE's settings (used when `learner = "mae"`).
+    #[serde(default)]
+    pub mae: MaeConfig,
 }
 
 mod defaults {
@@ -370,40 +268,15 @@ impl Config {
         check(self.actor.hidden >= 1, "actor.hidden", "at least 1", self.actor.hidden)?;
         check(self.eval_episodes >= 1, "eval_episodes", "at least 1", self.eval_episodes)?;
         self.env.validate()?;
-        let c = &self.coma;
-        positive("coma.lr_actor", c.lr_actor)?;
-        positive("coma.lr_critic", c.lr_critic)?;
-        positive("coma.rms_eps", c.rms_eps)?;
-        positive("coma.grad_clip", c.grad_clip)?;
-        unit("coma.rms_alpha", c.rms_alpha)?;
-        unit("coma.gamma", c.gamma)?;
-        unit("coma.td_lambda", c.td_lambda)?;
-        unit("coma.epsilon_start", c.epsilon_start)?;
-        unit("coma.epsilon_finish", c.epsilon_finish)?;
-        check(c.critic_hidden >= 1, "coma.critic_hidden", "at least 1", c.critic_hidden)?;
-        check(c.target_update_interval >= 1, "coma.target_update_interval", "at least 1", c.target_update_interval)?;
-        let m = &self.mappo;
-        positive("mappo.lr", m.lr)?;
-        positive("mappo.adam_eps", m.adam_eps)?;
-        positive("mappo.clip", m.clip)?;
-        positive("mappo.huber_delta", m.huber_delta)?;
-        positive("mappo.grad_clip", m.grad_clip)?;
-        unit("mappo.gamma", m.gamma)?;
-        unit("mappo.gae_lambda", m.gae_lambda)?;
-        check(m.entropy_coef >= 0.0, "mappo.entropy_coef", "at least 0", m.entropy_coef)?;
-        check(m.epochs >= 1, "mappo.epochs", "at least 1", m.epochs)?;
-        check(m.chunk_len >= 1, "mappo.chunk_len", "at least 1", m.chunk_len)?;
-        check(m.critic_hidden >= 1, "mappo.critic_hidden", "at least 1", m.critic_hidden)?;
-        check(
-            (1..=self.batch_episodes).contains(&m.minibatches),
-            "mappo.minibatches",
-            "between 1 and batch_episodes",
-            m.minibatches,
-        )
+        self.coma.validate()?;
+        self.mappo.validate(self.batch_episodes)?;
+        self.lica.validate()?;
+        self.seca.validate()?;
+        self.mae.validate(self.batch_episodes)
     }
 }
 
-fn check(ok: bool, key: &str, expected: &str, got: impl std::fmt::Display) -> Result<()> {
+pub(crate) fn check(ok: bool, key: &str, expected: &str, got: impl std::fmt::Display) -> Result<()> {
     if ok {
         Ok(())
     } else {
@@ -411,11 +284,11 @@ fn check(ok: bool, key: &str, expected: &str, got: impl std::fmt::Display) -> Re
     }
 }
 
-fn positive(key: &str, v: f64) -> Result<()> {
+pub(crate) fn positive(key: &str, v: f64) -> Result<()> {
     check(v > 0.0 && v.is_finite(), key, "a positive number", v)
 }
 
-fn unit(key: &str, v: f64) -> Result<()> {
+pub(crate) fn unit(key: &str, v: f64) -> Result<()> {
     check((0.0..=1.0).contains(&v), key, "within [0, 1]", v)
 }
 
