@@ -20,7 +20,12 @@ fn every_preset_loads_and_matches_its_file_name() {
         seen.push(stem);
     }
     seen.sort();
-    let expected =
-        ["coma_junction", "coma_predator_prey", "coma_spread", "mappo_junction", "mappo_predator_prey", "mappo_spread"];
+    // One preset per learner and simulator.
+    let mut expected = vec![];
+    for learner in ["coma", "lica", "mappo"] {
+        for env in ["junction", "predator_prey", "spread"] {
+            expected.push(format!("{learner}_{env}"));
+        }
+    }
     assert_eq!(seen, expected);
 }
