@@ -33,6 +33,8 @@ pub enum LearnerKind {
     Mappo,
     /// Learning implicit credit assignment (Zhou, Liu et al. 2020).
     Lica,
+    /// Sequential credit assignment.
+    Seca,
 }
 
 impl LearnerKind {
@@ -42,6 +44,7 @@ impl LearnerKind {
             LearnerKind::Coma => "coma",
             LearnerKind::Mappo => "mappo",
             LearnerKind::Lica => "lica",
+            LearnerKind::Seca => "seca",
         }
     }
 }

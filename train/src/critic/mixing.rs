@@ -113,7 +113,8 @@ impl Hyper {
     /// `v` `[K.., .., nA]` -> `[K.., ..]`.
     pub fn mix(&self, v: &Tensor) -> Tensor {
         let hidden = (v.unsqueeze(-2).matmul(&self.w1).squeeze_dim(-2) + &self.b1).relu();
-        (hidden * &self.w2).sum_dim_intlist(-1, false, Kind::Float) + &self.b2
+        let kind = hidden.kind();
+        (hidden * &self.w2).sum_dim_intlist(-1, false, kind) + &self.b2
     }
 }
 

@@ -8,12 +8,14 @@ mod entropy;
 mod lica;
 mod mappo;
 pub mod returns;
+mod seca;
 mod td_critic;
 mod value_norm;
 
 pub use coma::Coma;
 pub use lica::Lica;
 pub use mappo::Mappo;
+pub use seca::Seca;
 pub use value_norm::ValueNorm;
 
 use tch::{nn, Kind, Tensor};
@@ -57,6 +59,7 @@ pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Dev
         LearnerKind::Coma => Box::new(Coma::new(&cfg.coma, actor_vs, dims, device)?),
         LearnerKind::Mappo => Box::new(Mappo::new(&cfg.mappo, actor_vs, dims, device)?),
         LearnerKind::Lica => Box::new(Lica::new(&cfg.lica, actor_vs, dims, device)?),
+        LearnerKind::Seca => Box::new(Seca::new(&cfg.seca, actor_vs, dims, device)?),
     })
 }
 
