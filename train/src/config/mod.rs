@@ -35,6 +35,8 @@ pub enum LearnerKind {
     Lica,
     /// Sequential credit assignment.
     Seca,
+    /// Marginal advantage estimation.
+    Mae,
 }
 
 impl LearnerKind {
@@ -45,6 +47,7 @@ impl LearnerKind {
             LearnerKind::Mappo => "mappo",
             LearnerKind::Lica => "lica",
             LearnerKind::Seca => "seca",
+            LearnerKind::Mae => "mae",
         }
     }
 }

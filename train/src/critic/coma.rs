@@ -19,11 +19,19 @@ impl ComaInputs {
 
     /// Builds the features for every slot of `batch`: `[T+1, B, n, dim]`.
     pub fn build(batch: &EpisodeBatch, n_actions: i64) -> Tensor {
+        Self::build_with_joint(batch, &batch.actions, n_actions)
+    }
+
+    /// Like [`build`](Self::build) with the joint action of each step
+    /// replaced by `joint` `[T+1, B, n]` (i64); the previous joint action
+    /// stays the batch's own. MAE feeds sampled partner actions this way.
+    pub fn build_with_joint(batch: &EpisodeBatch, joint: &Tensor, n_actions: i64) -> Tensor {
         let size = batch.actions.size();
         let (t1, b, n) = (size[0], size[1], size[2]);
         let opts = (Kind::Float, batch.state.device());
         let onehot = batch.actions.one_hot(n_actions).to_kind(Kind::Float); // [T+1, B, n, A]
-        let joint = onehot.view([t1, b, 1, n * n_actions]).expand([t1, b, n, n * n_actions], false);
+        let joint = joint.one_hot(n_actions).to_kind(Kind::Float).view([t1, b, 1, n * n_actions]);
+        let joint = joint.expand([t1, b, n, n * n_actions], false);
         // Agent i's own block zeroed: mask [n, nA] = 1 - eye(n) repeated over A.
         let others: Tensor = Tensor::eye(n, opts).neg() + 1.0;
         let others = others.repeat_interleave_self_int(n_actions, Some(1), None);

@@ -6,6 +6,7 @@
 mod coma;
 mod entropy;
 mod lica;
+mod mae;
 mod mappo;
 pub mod returns;
 mod seca;
@@ -14,6 +15,7 @@ mod value_norm;
 
 pub use coma::Coma;
 pub use lica::Lica;
+pub use mae::Mae;
 pub use mappo::Mappo;
 pub use seca::Seca;
 pub use value_norm::ValueNorm;
@@ -60,6 +62,7 @@ pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Dev
         LearnerKind::Mappo => Box::new(Mappo::new(&cfg.mappo, actor_vs, dims, device)?),
         LearnerKind::Lica => Box::new(Lica::new(&cfg.lica, actor_vs, dims, device)?),
         LearnerKind::Seca => Box::new(Seca::new(&cfg.seca, actor_vs, dims, device)?),
+        LearnerKind::Mae => Box::new(Mae::new(&cfg.mae, actor_vs, dims, device)?),
     })
 }
 

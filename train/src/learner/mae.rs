@@ -1,0 +1,248 @@
+//! MAE: marginal advantage estimation (algorithms.md section 6).
+//!
+//! The critic is COMA's Q_i(s, (., u_-i)), trained the same way
+//! (TD(lambda) targets from a hard-copied target, one step per time step,
+//! last first), with Adam. Agent i's advantage is COMA's counterfactual
+//! advantage averaged over `samples` partner joint actions drawn from the
+//! partners' current policies instead of the partners' taken actions:
+//! `A_mar,i = (1/m) sum_k [Q(s, (u_i, u_-i^k))[u_i] - sum_a pi_i(a) Q(s, (a, u_-i^k))]`.
+//! One draw serves every agent (agent i's own slot of the draw is masked
+//! out of its features), so each agent's partners are drawn from pi_-i.
+//!
+//! The actor update is the paper's per-agent PPO-clip on `A_mar,i` (clip
+//! 0.1). The paper publishes no code, epochs or minibatches: ours are 4
+//! epochs of 1 minibatch (whole-episode backpropagation through time) and
+//! no entropy bonus by default, chosen as PPO's common MPE settings; all
+//! three are config values.
+
+use tch::nn::{self, OptimizerConfig};
+use tch::{Kind, Tensor};
+
+use super::coma::counterfactual_advantage;
+use super::td_critic::{TdCritic, TdSettings};
+use super::{masked_mean, scalar, taken, Learner, UpdateStats};
+use crate::actor::{entropy, masked_probs, Actor};
+use crate::buffer::EpisodeBatch;
+use crate::config::MaeConfig;
+use crate::critic::{ComaCritic, ComaInputs};
+use crate::env::batch::Dims;
+use crate::Result;
+
+/// The MAE learner.
+pub struct Mae {
+    cfg: MaeConfig,
+    n_actions: i64,
+    critic: TdCritic<ComaCritic>,
+    actor_opt: nn::Optimizer,
+}
+
+impl Mae {
+    /// An MAE learner for an actor whose parameters are `actor_vs`.
+    pub fn new(cfg: &MaeConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
+        let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
+        let settings = TdSettings {
+            gamma: cfg.gamma,
+            lambda: cfg.td_lambda,
+            target_update_interval: cfg.target_update_interval,
+            grad_clip: cfg.grad_clip,
+        };
+        let build = |p: &nn::Path| ComaCritic::new(p, input, cfg.critic_hidden, dims.n_actions);
+        Ok(Self {
+            cfg: cfg.clone(),
+            n_actions: dims.n_actions as i64,
+            critic: TdCritic::new(device, build, nn::Adam::default(), cfg.lr_critic, settings)?,
+            actor_opt: nn::Adam::default().build(actor_vs, cfg.lr_actor)?,
+        })
+    }
+}
+
+/// Joint actions drawn from `probs` `[.., A]` -> `[..]` (i64). Actions of
+/// probability 0 are never drawn; rows of all zeros (padding) give 0.
+pub(crate) fn sample_actions(probs: &Tensor) -> Tensor {
+    let u = probs.rand_like().clamp(1e-10, 1.0 - 1e-7);
+    let gumbel = -(-u.log()).log();
+    let log_p = probs.log(); // -inf where the probability is 0
+    (log_p + gumbel).argmax(-1, false)
+}
+
+/// The marginal advantage `[T, B, n]` of the taken actions, averaged over
+/// the partner joint actions `partners` (each `[T+1, B, n]`, i64):
+/// `pi` `[T, B, n, A]` the agents' policies, `q_of(features)` the critic.
+pub(crate) fn marginal_advantage(
+    batch: &EpisodeBatch,
+    pi: &Tensor,
+    partners: &[Tensor],
+    n_actions: i64,
+    q_of: impl Fn(&Tensor) -> Tensor,
+) -> Tensor {
+    let t = pi.size()[0];
+    let actions = batch.actions.narrow(0, 0, t);
+    let total = partners.iter().fold(Tensor::zeros_like(&actions).to_kind(pi.kind()), |acc, joint| {
+        let q = q_of(&ComaInputs::build_with_joint(batch, joint, n_actions).narrow(0, 0, t)).to_kind(pi.kind());
+        acc + counterfactual_advantage(&q, pi, &actions)
+    });
+    total / partners.len() as f64
+}
+
+impl Learner for Mae {
+    fn name(&self) -> &'static str {
+        "mae"
+    }
+
+    fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, _env_steps: u64) -> Result<UpdateStats> {
+        let features = ComaInputs::build(batch, self.n_actions);
+        let g = tch::no_grad(|| taken(&self.critic.target.forward(&features), &batch.actions));
+        let targets = self.critic.targets(batch, &g);
+        let critic_loss = self
+            .critic
+            .train_backwards(batch, &targets, |net, t| taken(&net.forward(&features.get(t)), &batch.actions.get(t)))?;
+
+        let c = self.cfg.clone();
+        let t = batch.max_len();
+        let size = batch.actions.size();
+        let (b, n) = (size[1], size[2]);
+        let behaviour = batch.probs.shallow_clone(); // the current policy, [T+1, B, n, A]
+        let pi = behaviour.narrow(0, 0, t);
+        let advantage = tch::no_grad(|| {
+            let partners: Vec<Tensor> = (0..c.samples).map(|_| sample_actions(&behaviour)).collect();
+            marginal_advantage(batch, &pi, &partners, self.n_actions, |x| self.critic.net.forward(x))
+        });
+        let actions = batch.actions.narrow(0, 0, t);
+        let old_log_p = taken(&pi, &actions).clamp_min(1e-10).log();
+        let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1).expand([t, b, n], true);
+
+        let per_mb = (b / c.minibatches as i64).max(1);
+        let mut stats = [0.0f64; 3]; // policy loss, entropy, clip fraction
+        let mut count = 0.0;
+        for _ in 0..c.epochs {
+            for k in 0..c.minibatches as i64 {
+                let (start, len) = (k * per_mb, if k + 1 == c.minibatches as i64 { b - k * per_mb } else { per_mb });
+                let mb = |x: &Tensor| x.narrow(1, start, len);
+                let x = mb(&batch.inputs.narrow(0, 0, t)).contiguous().view([t, len * n, -1]);
+                let logits = actor.unroll(&x, &actor.initial_hidden(len * n, x.device()), None);
+                let probs = masked_probs(&logits.view([t, len, n, -1]), &mb(&batch.avail.narrow(0, 0, t)));
+                let ratio = (taken(&probs, &mb(&actions)).clamp_min(1e-10).log() - mb(&old_log_p)).exp();
+                let a = mb(&advantage);
+                let surrogate = (&ratio * &a).min_other(&(ratio.clamp(1.0 - c.clip, 1.0 + c.clip) * &a));
+                let m = mb(&mask);
+                let policy_loss = -masked_mean(&surrogate, &m);
+                let ent = masked_mean(&entropy(&probs), &m);
+                let loss = &policy_loss - c.entropy_coef * &ent;
+                self.actor_opt.zero_grad();
+                loss.backward();
+                self.actor_opt.clip_grad_norm(c.grad_clip);
+                self.actor_opt.step();
+                let clipped = masked_mean(&(&ratio - 1.0).abs().gt(c.clip).to_kind(Kind::Float), &m);
+                for (s, v) in stats.iter_mut().zip([&policy_loss, &ent, &clipped]) {
+                    *s += scalar(v);
+                }
+                count += 1.0;
+            }
+        }
+        let [pl, ent, clip] = stats.map(|s| s / count);
+        Ok(vec![
+            ("critic_loss", critic_loss),
+            ("policy_loss", pl),
+            ("advantage_mean", scalar(&masked_mean(&advantage, &mask))),
+            ("entropy", ent),
+            ("clip_fraction", clip),
+        ])
+    }
+
+    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
+        self.critic.var_stores()
+    }
+
+    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
+        self.critic.var_stores_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const N: i64 = 3;
+    const A: i64 = 5;
+
+    /// One step (T = 1) of `b` episodes with random observations, states,
+    /// actions and policies; a random critic in f64.
+    fn case(b: i64) -> (EpisodeBatch, Tensor, ComaCritic, nn::VarStore) {
+        tch::manual_seed(17);
+        let cpu = tch::Device::Cpu;
+        let f = (Kind::Double, cpu);
+        let (obs_dim, state_dim) = (4, 6);
+        let probs = (Tensor::randn([2, b, N, A], f) * 1.5).softmax(-1, Kind::Double);
+        let batch = EpisodeBatch {
+            inputs: Tensor::zeros([2, b, N, 1], f),
+            hidden: Tensor::zeros([2, b, N, 1], f),
+            obs: Tensor::randn([2, b, N, obs_dim], (Kind::Float, cpu)),
+            state: Tensor::randn([2, b, state_dim], (Kind::Float, cpu)),
+            avail: Tensor::ones([2, b, N, A], f),
+            actions: Tensor::randint(A, [2, b, N], (Kind::Int64, cpu)),
+            probs: probs.shallow_clone(),
+            reward: Tensor::zeros([1, b], f),
+            terminated: Tensor::zeros([1, b], f),
+            mask: Tensor::cat(&[Tensor::ones([1, b], f), Tensor::zeros([1, b], f)], 0),
+            returns: vec![0.0; b as usize],
+            lengths: vec![1; b as usize],
+        };
+        let vs = nn::VarStore::new(cpu);
+        let input = ComaInputs::dim(state_dim as usize, obs_dim as usize, N as usize, A as usize);
+        let critic = ComaCritic::new(&vs.root(), input, 32, A as usize);
+        (batch, probs.narrow(0, 0, 1), critic, vs)
+    }
+
+    fn q_of(critic: &ComaCritic) -> impl Fn(&Tensor) -> Tensor + '_ {
+        |x| critic.forward(x).to_kind(Kind::Double)
+    }
+
+    #[test]
+    fn one_sample_of_the_taken_partners_is_comas_advantage() {
+        let (batch, pi, critic, _vs) = case(8);
+        let mae = tch::no_grad(|| marginal_advantage(&batch, &pi, &[batch.actions.shallow_clone()], A, q_of(&critic)));
+        let q = tch::no_grad(|| critic.forward(&ComaInputs::build(&batch, A).narrow(0, 0, 1))).to_kind(Kind::Double);
+        let coma = counterfactual_advantage(&q, &pi, &batch.actions.narrow(0, 0, 1));
+        let err = (mae - &coma).abs().max().double_value(&[]);
+        assert!(err < 1e-5, "max error {err}");
+        assert!(coma.abs().max().double_value(&[]) > 1e-3, "a zero advantage proves nothing");
+    }
+
+    #[test]
+    fn sampled_partners_converge_to_the_enumerated_expectation() {
+        let (batch, pi, critic, _vs) = case(4);
+        // Exact: every partner joint action, weighted by its probability.
+        let mut exact = Tensor::zeros([1, 4, N], (Kind::Double, tch::Device::Cpu));
+        for code in 0..A.pow(N as u32) {
+            let joint: Vec<i64> = (0..N).map(|j| code / A.pow(j as u32) % A).collect();
+            let u = Tensor::from_slice(&joint).view([1, 1, N]).expand([2, 4, N], true);
+            // Probability of the draw under pi, per episode and agent i,
+            // leaving out agent i's own component (it is masked out of i's
+            // features, so summing over it with its probabilities is a no-op).
+            let p = pi.gather(-1, &u.narrow(0, 0, 1).unsqueeze(-1), false).squeeze_dim(-1); // [1, B, n]
+            let weight = p.prod_dim_int(-1, true, Kind::Double);
+            let adv = tch::no_grad(|| marginal_advantage(&batch, &pi, &[u], A, q_of(&critic)));
+            exact += adv * weight;
+        }
+        let behaviour = batch.probs.shallow_clone();
+        let error = |m: usize| {
+            let partners: Vec<Tensor> = (0..m).map(|_| sample_actions(&behaviour)).collect();
+            let est = tch::no_grad(|| marginal_advantage(&batch, &pi, &partners, A, q_of(&critic)));
+            (est - &exact).abs().max().double_value(&[])
+        };
+        let (coarse, fine) = (error(10), error(20_000));
+        let scale = exact.abs().max().double_value(&[]);
+        assert!(fine < 0.02 * scale.max(0.1), "m = 20000: error {fine} against |exact| {scale}");
+        assert!(fine < coarse, "m = 10 error {coarse}, m = 20000 error {fine}");
+    }
+
+    #[test]
+    fn sampling_never_draws_an_action_of_probability_zero() {
+        let probs = Tensor::from_slice(&[0.5f32, 0.0, 0.5, 0.0, 0.0, 1.0]).view([2, 3]).repeat([500, 1]);
+        let drawn = sample_actions(&probs).view([500, 2]);
+        assert_eq!(drawn.select(1, 1).ne(2).sum(Kind::Int64).int64_value(&[]), 0);
+        assert_eq!(drawn.select(1, 0).eq(1).sum(Kind::Int64).int64_value(&[]), 0);
+        let zeros = drawn.select(1, 0).eq(0).sum(Kind::Int64).int64_value(&[]);
+        assert!((200..300).contains(&zeros), "action 0 drawn {zeros} of 500 times at p = 0.5");
+    }
+}
