@@ -70,7 +70,10 @@ pub fn select(choice: DeviceChoice) -> Result<tch::Device> {
 pub fn describe(device: tch::Device) -> String {
     match device {
         tch::Device::Cuda(i) => format!("cuda:{i} ({} GPU(s) visible)", tch::Cuda::device_count()),
-        _ => format!("cpu ({} threads)", tch::get_num_threads()),
+        _ => match tch::get_num_threads() {
+            1 => "cpu (1 thread)".to_string(),
+            n => format!("cpu ({n} threads)"),
+        },
     }
 }
 
