@@ -6,7 +6,8 @@
 //! LICA solved 50 of 50 (assertion: at least 45). COMA, reported and not
 //! asserted, solved 50 of 50 too: its expected counterfactual advantage is
 //! zero on every joint action only under an exact critic, and its learned
-//! critic and sampled actions break the tie. About 95 s on 2 cores.
+//! critic and sampled actions break the tie. 95 s in a release build on 2
+//! cores; 112 s in `make test` on 2 idle cores.
 
 use murmur::runtime::ActorSpec;
 use murmur::train::config::Config;

@@ -11,7 +11,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use super::td_critic::{TdCritic, TdSettings};
-use super::{masked_mean, scalar, taken, Learner, UpdateStats};
+use super::{descend, masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
 use crate::actor::{entropy, epsilon_floor, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::ComaConfig;
@@ -30,7 +30,6 @@ pub struct Coma {
 impl Coma {
     /// A COMA learner for an actor whose parameters are `actor_vs`.
     pub fn new(cfg: &ComaConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
-        let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
         let rms = nn::RmsProp { alpha: cfg.rms_alpha, eps: cfg.rms_eps, ..Default::default() };
         let settings = TdSettings {
             gamma: cfg.gamma,
@@ -38,21 +37,12 @@ impl Coma {
             target_update_interval: cfg.target_update_interval,
             grad_clip: cfg.grad_clip,
         };
-        let build = |p: &nn::Path| ComaCritic::new(p, input, cfg.critic_hidden, dims.n_actions);
         Ok(Self {
             cfg: cfg.clone(),
             n_actions: dims.n_actions as i64,
-            critic: TdCritic::new(device, build, rms, cfg.lr_critic, settings)?,
+            critic: coma_critic(dims, cfg.critic_hidden, device, rms, cfg.lr_critic, settings)?,
             actor_opt: rms.build(actor_vs, cfg.lr_actor)?,
         })
-    }
-
-    /// Trains the critic backwards through time; returns the mean loss.
-    fn train_critic(&mut self, batch: &EpisodeBatch, features: &Tensor) -> Result<f64> {
-        let g = tch::no_grad(|| taken(&self.critic.target.forward(features), &batch.actions));
-        let targets = self.critic.targets(batch, &g);
-        self.critic
-            .train_backwards(batch, &targets, |net, t| taken(&net.forward(&features.get(t)), &batch.actions.get(t)))
     }
 
     /// The exploration floor after `env_steps` steps (linear anneal).
@@ -61,6 +51,33 @@ impl Coma {
         let frac = (env_steps as f64 / c.epsilon_anneal_steps.max(1) as f64).min(1.0);
         c.epsilon_start + frac * (c.epsilon_finish - c.epsilon_start)
     }
+}
+
+/// COMA's critic Q_i(s, (., u_-i)) and its target (COMA and MAE).
+pub(super) fn coma_critic(
+    dims: Dims,
+    hidden: usize,
+    device: tch::Device,
+    opt: impl OptimizerConfig,
+    lr: f64,
+    settings: TdSettings,
+) -> Result<TdCritic<ComaCritic>> {
+    let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
+    let build = |p: &nn::Path| ComaCritic::new(p, input, hidden, dims.n_actions);
+    TdCritic::new(device, build, opt, lr, settings)
+}
+
+/// Trains a COMA critic on the batch's taken actions with TD(lambda),
+/// backwards through time; `features` from [`ComaInputs::build`]. Returns
+/// the mean loss.
+pub(super) fn train_coma_critic(
+    critic: &mut TdCritic<ComaCritic>,
+    batch: &EpisodeBatch,
+    features: &Tensor,
+) -> Result<f64> {
+    let g = tch::no_grad(|| taken(&critic.target.forward(features), &batch.actions));
+    let targets = critic.targets(batch, &g);
+    critic.train_backwards(batch, &targets, |net, t| taken(&net.forward(&features.get(t)), &batch.actions.get(t)))
 }
 
 /// COMA's counterfactual advantage `Q(s, u)[u_i] - sum_a pi_i(a) Q(s, (a, u_-i))`:
@@ -81,14 +98,11 @@ impl Learner for Coma {
 
     fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, env_steps: u64) -> Result<UpdateStats> {
         let features = ComaInputs::build(batch, self.n_actions);
-        let critic_loss = self.train_critic(batch, &features)?;
+        let critic_loss = train_coma_critic(&mut self.critic, batch, &features)?;
 
         let t = batch.max_len();
-        let size = batch.actions.size();
-        let (b, n) = (size[1], size[2]);
         let q = tch::no_grad(|| self.critic.net.forward(&features.narrow(0, 0, t))); // [T, B, n, A]
-        let x = batch.inputs.narrow(0, 0, t).view([t, b * n, -1]);
-        let logits = actor.unroll(&x, &actor.initial_hidden(b * n, x.device()), None).view([t, b, n, -1]);
+        let logits = unroll_episodes(actor, &batch.inputs.narrow(0, 0, t));
         let avail = batch.avail.narrow(0, 0, t);
         let pi = epsilon_floor(&masked_probs(&logits, &avail), &avail, self.epsilon(env_steps));
         let actions = batch.actions.narrow(0, 0, t);
@@ -96,10 +110,7 @@ impl Learner for Coma {
         let log_pi = taken(&pi, &actions).clamp_min(1e-10).log();
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1); // [T, B, 1]
         let actor_loss = -masked_mean(&(&advantage * log_pi), &mask);
-        self.actor_opt.zero_grad();
-        actor_loss.backward();
-        self.actor_opt.clip_grad_norm(self.cfg.grad_clip);
-        self.actor_opt.step();
+        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip);
 
         Ok(vec![
             ("critic_loss", critic_loss),

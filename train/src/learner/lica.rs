@@ -13,7 +13,7 @@ use tch::Tensor;
 
 use super::entropy::entropy_term;
 use super::td_critic::{TdCritic, TdSettings};
-use super::{masked_mean, scalar, Learner, UpdateStats};
+use super::{descend, masked_mean, scalar, unroll_episodes, Learner, UpdateStats};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::{LicaConfig, MixingCriticConfig};
@@ -90,10 +90,8 @@ impl Learner for Lica {
         let critic_loss = train_mixing_critic(&mut self.critic, batch, &joint)?;
 
         let t = batch.max_len();
-        let size = batch.actions.size();
-        let (b, n) = (size[1], size[2]);
-        let x = batch.inputs.narrow(0, 0, t).view([t, b * n, -1]);
-        let logits = actor.unroll(&x, &actor.initial_hidden(b * n, x.device()), None).view([t, b, n, -1]);
+        let b = batch.actions.size()[1];
+        let logits = unroll_episodes(actor, &batch.inputs.narrow(0, 0, t));
         let avail = batch.avail.narrow(0, 0, t);
         let pi = masked_probs(&logits, &avail);
         let v = if self.cfg.gumbel_softmax {
@@ -106,10 +104,7 @@ impl Learner for Lica {
         let q_mean = masked_mean(&q, &mask);
         let h = masked_mean(&entropy(&pi), &mask.unsqueeze(-1));
         let actor_loss = -&q_mean + entropy_term(&h, self.cfg.entropy, self.cfg.entropy_coef);
-        self.actor_opt.zero_grad();
-        actor_loss.backward();
-        self.actor_opt.clip_grad_norm(self.cfg.grad_clip);
-        self.actor_opt.step();
+        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip);
 
         Ok(vec![
             ("critic_loss", critic_loss),

@@ -12,15 +12,15 @@
 //! The actor update is the paper's per-agent PPO-clip on `A_mar,i` (clip
 //! 0.1). The paper publishes no code, epochs or minibatches: ours are 4
 //! epochs of 1 minibatch (whole-episode backpropagation through time) and
-//! no entropy bonus by default, chosen as PPO's common MPE settings; all
-//! three are config values.
+//! no entropy bonus by default (EPyMARL's PPO epochs; not tuned); all three
+//! are config values.
 
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
-use super::coma::counterfactual_advantage;
+use super::coma::{coma_critic, counterfactual_advantage, train_coma_critic};
 use super::td_critic::{TdCritic, TdSettings};
-use super::{masked_mean, scalar, taken, Learner, UpdateStats};
+use super::{descend, masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::MaeConfig;
@@ -39,18 +39,16 @@ pub struct Mae {
 impl Mae {
     /// An MAE learner for an actor whose parameters are `actor_vs`.
     pub fn new(cfg: &MaeConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
-        let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
         let settings = TdSettings {
             gamma: cfg.gamma,
             lambda: cfg.td_lambda,
             target_update_interval: cfg.target_update_interval,
             grad_clip: cfg.grad_clip,
         };
-        let build = |p: &nn::Path| ComaCritic::new(p, input, cfg.critic_hidden, dims.n_actions);
         Ok(Self {
             cfg: cfg.clone(),
             n_actions: dims.n_actions as i64,
-            critic: TdCritic::new(device, build, nn::Adam::default(), cfg.lr_critic, settings)?,
+            critic: coma_critic(dims, cfg.critic_hidden, device, nn::Adam::default(), cfg.lr_critic, settings)?,
             actor_opt: nn::Adam::default().build(actor_vs, cfg.lr_actor)?,
         })
     }
@@ -90,12 +88,7 @@ impl Learner for Mae {
     }
 
     fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, _env_steps: u64) -> Result<UpdateStats> {
-        let features = ComaInputs::build(batch, self.n_actions);
-        let g = tch::no_grad(|| taken(&self.critic.target.forward(&features), &batch.actions));
-        let targets = self.critic.targets(batch, &g);
-        let critic_loss = self
-            .critic
-            .train_backwards(batch, &targets, |net, t| taken(&net.forward(&features.get(t)), &batch.actions.get(t)))?;
+        let critic_loss = train_coma_critic(&mut self.critic, batch, &ComaInputs::build(batch, self.n_actions))?;
 
         let c = self.cfg.clone();
         let t = batch.max_len();
@@ -118,9 +111,8 @@ impl Learner for Mae {
             for k in 0..c.minibatches as i64 {
                 let (start, len) = (k * per_mb, if k + 1 == c.minibatches as i64 { b - k * per_mb } else { per_mb });
                 let mb = |x: &Tensor| x.narrow(1, start, len);
-                let x = mb(&batch.inputs.narrow(0, 0, t)).contiguous().view([t, len * n, -1]);
-                let logits = actor.unroll(&x, &actor.initial_hidden(len * n, x.device()), None);
-                let probs = masked_probs(&logits.view([t, len, n, -1]), &mb(&batch.avail.narrow(0, 0, t)));
+                let logits = unroll_episodes(actor, &mb(&batch.inputs.narrow(0, 0, t)));
+                let probs = masked_probs(&logits, &mb(&batch.avail.narrow(0, 0, t)));
                 let ratio = (taken(&probs, &mb(&actions)).clamp_min(1e-10).log() - mb(&old_log_p)).exp();
                 let a = mb(&advantage);
                 let surrogate = (&ratio * &a).min_other(&(ratio.clamp(1.0 - c.clip, 1.0 + c.clip) * &a));
@@ -128,10 +120,7 @@ impl Learner for Mae {
                 let policy_loss = -masked_mean(&surrogate, &m);
                 let ent = masked_mean(&entropy(&probs), &m);
                 let loss = &policy_loss - c.entropy_coef * &ent;
-                self.actor_opt.zero_grad();
-                loss.backward();
-                self.actor_opt.clip_grad_norm(c.grad_clip);
-                self.actor_opt.step();
+                descend(&mut self.actor_opt, &loss, c.grad_clip);
                 let clipped = masked_mean(&(&ratio - 1.0).abs().gt(c.clip).to_kind(Kind::Float), &m);
                 for (s, v) in stats.iter_mut().zip([&policy_loss, &ent, &clipped]) {
                     *s += scalar(v);

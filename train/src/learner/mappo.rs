@@ -17,7 +17,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use super::returns::gae;
-use super::{masked_mean, scalar, taken, Learner, UpdateStats, ValueNorm};
+use super::{descend, masked_mean, scalar, taken, Learner, UpdateStats, ValueNorm};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::MappoConfig;
@@ -149,10 +149,7 @@ impl Learner for Mappo {
                 let policy_loss = -masked_mean(&surrogate, &am);
                 let ent = masked_mean(&entropy(&probs), &am);
                 let actor_loss = &policy_loss - c.entropy_coef * &ent;
-                self.actor_opt.zero_grad();
-                actor_loss.backward();
-                self.actor_opt.clip_grad_norm(c.grad_clip);
-                self.actor_opt.step();
+                descend(&mut self.actor_opt, &actor_loss, c.grad_clip);
 
                 let v = self.critic.forward(&mb(&critic_in.narrow(0, 0, t)));
                 let target = mb(&targets);
@@ -163,10 +160,7 @@ impl Learner for Mappo {
                     v_loss = v_loss.max_other(&huber(&(&target - clipped), c.huber_delta));
                 }
                 let value_loss = masked_mean(&v_loss, &m);
-                self.critic_opt.zero_grad();
-                value_loss.backward();
-                self.critic_opt.clip_grad_norm(c.grad_clip);
-                self.critic_opt.step();
+                descend(&mut self.critic_opt, &value_loss, c.grad_clip);
 
                 let clipped_frac = masked_mean(&(&ratio - 1.0).abs().gt(c.clip).to_kind(Kind::Float), &am);
                 for (s, v) in

@@ -77,6 +77,24 @@ pub(crate) fn scalar(t: &Tensor) -> f64 {
     t.double_value(&[])
 }
 
+/// Logits of the actor over whole episodes, backpropagating through every
+/// step from a zero hidden state: `inputs` `[T, B, n, input_dim]` ->
+/// `[T, B, n, A]`.
+pub(crate) fn unroll_episodes(actor: &Actor, inputs: &Tensor) -> Tensor {
+    let size = inputs.size();
+    let (t, rows) = (size[0], size[1] * size[2]);
+    let x = inputs.contiguous().view([t, rows, -1]);
+    actor.unroll(&x, &actor.initial_hidden(rows, x.device()), None).view([t, size[1], size[2], -1])
+}
+
+/// One optimiser step on `loss` with its gradient norm clipped to `grad_clip`.
+pub(crate) fn descend(opt: &mut nn::Optimizer, loss: &Tensor, grad_clip: f64) {
+    opt.zero_grad();
+    loss.backward();
+    opt.clip_grad_norm(grad_clip);
+    opt.step();
+}
+
 /// Probability of the taken action: `probs` `[.., A]`, `actions` `[..]` -> `[..]`.
 pub(crate) fn taken(probs: &Tensor, actions: &Tensor) -> Tensor {
     probs.gather(-1, &actions.unsqueeze(-1), false).squeeze_dim(-1)

@@ -22,7 +22,7 @@ use tch::{Kind, Tensor};
 use super::entropy::entropy_term;
 use super::lica::{mixing_critic, train_mixing_critic};
 use super::td_critic::TdCritic;
-use super::{masked_mean, scalar, taken, Learner, UpdateStats};
+use super::{descend, masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::{PathDirection, SecaConfig, SecaOrdering};
@@ -54,6 +54,7 @@ impl Seca {
     fn positions(&self, batch: &EpisodeBatch, pi: &Tensor, onehot: &Tensor) -> Tensor {
         let t = pi.size()[0];
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1); // [T, B, 1]
+                                                             // Sums over an episode's steps order its agents as the means do.
         let per_episode = |x: &Tensor| (x * &mask).sum_dim_intlist(0, false, Kind::Float); // [T, B, n] -> [B, n]
         let score = match self.cfg.ordering {
             SecaOrdering::Fixed => return fixed_positions(pi.size()[1], pi.size()[2], pi.device()),
@@ -150,10 +151,7 @@ impl Learner for Seca {
         let critic_loss = train_mixing_critic(&mut self.critic, batch, &joint)?;
 
         let t = batch.max_len();
-        let size = batch.actions.size();
-        let (b, n) = (size[1], size[2]);
-        let x = batch.inputs.narrow(0, 0, t).view([t, b * n, -1]);
-        let logits = actor.unroll(&x, &actor.initial_hidden(b * n, x.device()), None).view([t, b, n, -1]);
+        let logits = unroll_episodes(actor, &batch.inputs.narrow(0, 0, t));
         let avail = batch.avail.narrow(0, 0, t);
         let pi = masked_probs(&logits, &avail);
         let pi_d = pi.detach();
@@ -169,10 +167,7 @@ impl Learner for Seca {
         let policy_loss = -masked_mean(&(&advantage * log_pi), &mask);
         let h = masked_mean(&entropy(&pi), &mask);
         let actor_loss = &policy_loss + entropy_term(&h, self.cfg.entropy, self.cfg.entropy_coef);
-        self.actor_opt.zero_grad();
-        actor_loss.backward();
-        self.actor_opt.clip_grad_norm(self.cfg.grad_clip);
-        self.actor_opt.step();
+        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip);
 
         Ok(vec![
             ("critic_loss", critic_loss),

@@ -7,7 +7,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use super::returns::td_lambda_targets;
-use super::{masked_mean, scalar};
+use super::{descend, masked_mean, scalar};
 use crate::buffer::EpisodeBatch;
 use crate::Result;
 
@@ -83,10 +83,7 @@ impl<C> TdCritic<C> {
             let shape: Vec<i64> = std::iter::once(-1).chain(std::iter::repeat_n(1, y.dim() - 1)).collect();
             let m = m.view(shape.as_slice()); // [B, 1, ..] against y [B, ..]
             let loss = masked_mean(&(q_at(&self.net, t) - y).square(), &m);
-            self.opt.zero_grad();
-            loss.backward();
-            self.opt.clip_grad_norm(self.settings.grad_clip);
-            self.opt.step();
+            descend(&mut self.opt, &loss, self.settings.grad_clip);
             losses.push(scalar(&loss));
             self.steps += 1;
             if self.steps.is_multiple_of(self.settings.target_update_interval) {
