@@ -2,7 +2,7 @@
 //! training and decentralised execution.
 //!
 //! This umbrella crate re-exports the member crates and holds what only the
-//! `murmur` command needs beyond them (learning-curve plots):
+//! `murmur` command needs beyond them (learning-curve plots, result tables):
 //! - [`runtime`] (`murmur-runtime`): what runs on a robot; never links libtorch;
 //! - [`train`] (`murmur-train`): simulators, actors, critics, learners, trainer;
 //! - [`export`] (`murmur-export`): trained actor to ONNX;
@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod plot;
+pub mod summary;
 
 pub use murmur_export as export;
 pub use murmur_hw as hw;

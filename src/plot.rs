@@ -48,6 +48,8 @@ pub struct CurveGroup {
     pub label: String,
     /// One curve per run.
     pub runs: Vec<Curve>,
+    /// The run directories, in the order of `runs`.
+    pub dirs: Vec<PathBuf>,
 }
 
 /// Reads column `metric` against `env_steps` from a run's `metrics.csv`,
@@ -82,7 +84,7 @@ pub fn read_curve(run: &Path, metric: &str) -> Result<Curve, PlotError> {
 
 /// Groups runs by their config with the seed removed.
 pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, PlotError> {
-    let mut groups: BTreeMap<String, (String, Vec<Curve>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, (String, Vec<Curve>, Vec<PathBuf>)> = BTreeMap::new();
     for run in runs {
         let cfg_path = run.join("config.toml");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| PlotError::Run {
@@ -98,10 +100,12 @@ pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, Plo
         let learner = table.get("learner").and_then(|v| v.as_str()).unwrap_or("?").to_string();
         let env = table.get("env").and_then(|e| e.get("name")).and_then(|v| v.as_str()).unwrap_or("?").to_string();
         let key = toml::to_string(&table).unwrap_or_default();
-        let entry = groups.entry(key).or_insert_with(|| (format!("{learner} on {env}"), vec![]));
+        let entry = groups.entry(key).or_insert_with(|| (format!("{learner} on {env}"), vec![], vec![]));
         entry.1.push(read_curve(run, metric)?);
+        entry.2.push(run.clone());
     }
-    let mut out: Vec<CurveGroup> = groups.into_values().map(|(label, runs)| CurveGroup { label, runs }).collect();
+    let mut out: Vec<CurveGroup> =
+        groups.into_values().map(|(label, runs, dirs)| CurveGroup { label, runs, dirs }).collect();
     // Same label for different configs: tell them apart by number.
     let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for g in &mut out {
@@ -259,6 +263,7 @@ mod tests {
         let g = CurveGroup {
             label: "x".into(),
             runs: vec![c.clone(), Curve { steps: vec![0.0, 20.0], values: vec![2.0, 2.0] }],
+            dirs: vec![],
         };
         let (xs, m, s) = aggregate(&g, 3, 1);
         assert_eq!(xs, vec![0.0, 10.0, 20.0]);

@@ -1,4 +1,4 @@
-//! LICA, SeCA and MAE learn spread (N = 3): after 100k environment steps
+//! LICA, SeCA, MACA and MAE learn spread (N = 3): after 100k environment steps
 //! each greedy team beats uniform-random agents.
 //!
 //! Measured here (seed 1, 500 greedy episodes against 1,000 random ones,
@@ -37,4 +37,10 @@ fn seca_beats_uniform_random_on_spread() {
 #[test]
 fn mae_beats_uniform_random_on_spread() {
     assert_margin("mae_spread.toml", 5.0);
+}
+
+/// Measured: MACA (attention coefficients) -60.5, margin 19.5.
+#[test]
+fn maca_beats_uniform_random_on_spread() {
+    assert_margin("maca_spread.toml", 5.0);
 }

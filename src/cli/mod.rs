@@ -3,6 +3,7 @@
 mod eval;
 mod plot;
 mod quickstart;
+mod summary;
 mod train;
 
 use std::path::PathBuf;
@@ -26,6 +27,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Plot learning curves of one or more runs into a PNG.
     Plot(plot::PlotArgs),
+    /// Table of final returns over seeds (mean and 95% interval).
+    Summary(summary::SummaryArgs),
     /// The two-minute tour: train a small team on spread, evaluate, plot.
     Quickstart(quickstart::QuickstartArgs),
 }
@@ -36,6 +39,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Plot(a) => plot::run(a),
+        Command::Summary(a) => summary::run(a),
         Command::Quickstart(a) => quickstart::run(a),
     }
 }

@@ -33,6 +33,9 @@ pub enum Error {
     /// libtorch reported an error.
     #[error("libtorch: {0}")]
     Torch(#[from] tch::TchError),
+    /// An optimiser was misused or fed an unrankable fitness.
+    #[error(transparent)]
+    Cmaes(#[from] crate::cmaes::CmaesError),
     /// The actor contract was violated.
     #[error(transparent)]
     Spec(#[from] murmur_runtime::SpecError),

@@ -5,12 +5,14 @@
 //! - [`actor`]: the parameter-shared GRU actor that robots run;
 //! - [`rollout`] and [`buffer`]: batched episode collection into tensors;
 //! - [`critic`] and [`learner`]: centralised critics and the learners;
+//! - [`cmaes`]: the evolution strategy MACA tunes its baseline weights with;
 //! - [`trainer`]: the loop the CLI drives, usable from your own program.
 #![warn(missing_docs)]
 
 pub mod actor;
 pub mod buffer;
 pub mod checkpoint;
+pub mod cmaes;
 pub mod config;
 pub mod critic;
 pub mod device;

@@ -73,7 +73,7 @@ impl Environment for ShiftingMasks {
 
 #[test]
 fn no_learner_samples_or_credits_a_masked_action() {
-    for name in ["coma", "mappo", "lica", "seca", "mae"] {
+    for name in ["coma", "mappo", "lica", "seca", "mae", "maca"] {
         let cfg = Config::parse(&format!("learner = \"{name}\"\nbatch_episodes = 8"), "test", &[]).unwrap();
         let envs = VecEnv::new(vec![ShiftingMasks::default(); cfg.batch_episodes]).unwrap();
         let dims = envs.dims();

@@ -22,7 +22,7 @@ fn every_preset_loads_and_matches_its_file_name() {
     seen.sort();
     // One preset per learner and simulator.
     let mut expected = vec![];
-    for learner in ["coma", "lica", "mae", "mappo", "seca"] {
+    for learner in ["coma", "lica", "maca", "mae", "mappo", "seca"] {
         for env in ["junction", "predator_prey", "spread"] {
             expected.push(format!("{learner}_{env}"));
         }

@@ -37,6 +37,8 @@ pub enum LearnerKind {
     Seca,
     /// Marginal advantage estimation.
     Mae,
+    /// Multi-level advantage credit assignment.
+    Maca,
 }
 
 impl LearnerKind {
@@ -48,6 +50,7 @@ impl LearnerKind {
             LearnerKind::Lica => "lica",
             LearnerKind::Seca => "seca",
             LearnerKind::Mae => "mae",
+            LearnerKind::Maca => "maca",
         }
     }
 }
@@ -206,6 +209,9 @@ pub struct Config {
     /// MAE's settings (used when `learner = "mae"`).
     #[serde(default)]
     pub mae: MaeConfig,
+    /// MACA's settings (used when `learner = "maca"`).
+    #[serde(default)]
+    pub maca: MacaConfig,
 }
 
 mod defaults {
@@ -259,10 +265,11 @@ impl Config {
         toml::to_string_pretty(self).expect("a Config always serialises")
     }
 
-    /// Fills in the learner-dependent defaults (MAPPO: input LayerNorm and
-    /// orthogonal init), so the written config says what ran.
+    /// Fills in the learner-dependent defaults (MAPPO and MACA, built on it:
+    /// input LayerNorm and orthogonal init), so the written config says what
+    /// ran.
     fn resolve(&mut self) {
-        let mappo = self.learner == LearnerKind::Mappo;
+        let mappo = matches!(self.learner, LearnerKind::Mappo | LearnerKind::Maca);
         self.actor.input_layer_norm.get_or_insert(mappo);
         self.actor.orthogonal_init.get_or_insert(mappo);
     }
@@ -278,7 +285,8 @@ impl Config {
         self.mappo.validate(self.batch_episodes)?;
         self.lica.validate()?;
         self.seca.validate()?;
-        self.mae.validate(self.batch_episodes)
+        self.mae.validate(self.batch_episodes)?;
+        self.maca.validate(self.batch_episodes)
     }
 }
 

@@ -3,10 +3,12 @@
 
 mod coma;
 mod mixing;
+mod transformer;
 mod value;
 
 pub use coma::{ComaCritic, ComaInputs};
 pub use mixing::{joint_one_hot, Hyper, MixingCritic};
+pub use transformer::{correlated_sets, Encoded, TransformerCritic, TransformerDims};
 pub use value::StateValue;
 
 use tch::nn;

@@ -16,12 +16,13 @@
 //! are config values.
 
 use tch::nn::{self, OptimizerConfig};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
 use super::coma::{coma_critic, counterfactual_advantage, train_coma_critic};
+use super::ppo::{actor_step, minibatches};
 use super::td_critic::{TdCritic, TdSettings};
-use super::{descend, masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
-use crate::actor::{entropy, masked_probs, Actor};
+use super::{masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
+use crate::actor::{masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::MaeConfig;
 use crate::critic::{ComaCritic, ComaInputs};
@@ -104,31 +105,31 @@ impl Learner for Mae {
         let old_log_p = taken(&pi, &actions).clamp_min(1e-10).log();
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1).expand([t, b, n], true);
 
-        let per_mb = (b / c.minibatches as i64).max(1);
-        let mut stats = [0.0f64; 3]; // policy loss, entropy, clip fraction
+        let mut stats = [0.0f64; 4]; // policy loss, entropy, clip fraction, ratio
         let mut count = 0.0;
         for _ in 0..c.epochs {
-            for k in 0..c.minibatches as i64 {
-                let (start, len) = (k * per_mb, if k + 1 == c.minibatches as i64 { b - k * per_mb } else { per_mb });
+            for (start, len) in minibatches(b, c.minibatches) {
                 let mb = |x: &Tensor| x.narrow(1, start, len);
                 let logits = unroll_episodes(actor, &mb(&batch.inputs.narrow(0, 0, t)));
                 let probs = masked_probs(&logits, &mb(&batch.avail.narrow(0, 0, t)));
-                let ratio = (taken(&probs, &mb(&actions)).clamp_min(1e-10).log() - mb(&old_log_p)).exp();
-                let a = mb(&advantage);
-                let surrogate = (&ratio * &a).min_other(&(ratio.clamp(1.0 - c.clip, 1.0 + c.clip) * &a));
-                let m = mb(&mask);
-                let policy_loss = -masked_mean(&surrogate, &m);
-                let ent = masked_mean(&entropy(&probs), &m);
-                let loss = &policy_loss - c.entropy_coef * &ent;
-                descend(&mut self.actor_opt, &loss, c.grad_clip);
-                let clipped = masked_mean(&(&ratio - 1.0).abs().gt(c.clip).to_kind(Kind::Float), &m);
-                for (s, v) in stats.iter_mut().zip([&policy_loss, &ent, &clipped]) {
-                    *s += scalar(v);
+                let step = actor_step(
+                    &mut self.actor_opt,
+                    &probs,
+                    &mb(&actions),
+                    &mb(&old_log_p),
+                    &mb(&advantage),
+                    &mb(&mask),
+                    c.clip,
+                    c.entropy_coef,
+                    c.grad_clip,
+                );
+                for (s, v) in stats.iter_mut().zip(step) {
+                    *s += v;
                 }
                 count += 1.0;
             }
         }
-        let [pl, ent, clip] = stats.map(|s| s / count);
+        let [pl, ent, clip, _] = stats.map(|s| s / count);
         Ok(vec![
             ("critic_loss", critic_loss),
             ("policy_loss", pl),
@@ -150,6 +151,7 @@ impl Learner for Mae {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Kind;
 
     const N: i64 = 3;
     const A: i64 = 5;

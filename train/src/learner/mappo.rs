@@ -14,11 +14,12 @@
 //! the rollout recorded.
 
 use tch::nn::{self, OptimizerConfig};
-use tch::{Kind, Tensor};
+use tch::Tensor;
 
+use super::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
 use super::returns::gae;
 use super::{descend, masked_mean, scalar, taken, Learner, UpdateStats, ValueNorm};
-use crate::actor::{entropy, masked_probs, Actor};
+use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
 use crate::config::MappoConfig;
 use crate::critic::StateValue;
@@ -34,13 +35,6 @@ pub struct Mappo {
     value_norm: ValueNorm,
     critic_opt: nn::Optimizer,
     actor_opt: nn::Optimizer,
-}
-
-/// Huber loss of `e`, elementwise, with threshold `delta`.
-fn huber(e: &Tensor, delta: f64) -> Tensor {
-    let a = e.abs();
-    let quadratic = a.clamp_max(delta);
-    &quadratic * &quadratic * 0.5 + (a - &quadratic) * delta
 }
 
 impl Mappo {
@@ -65,24 +59,11 @@ impl Mappo {
     /// The critic's input `[T+1, B, state_dim (+1)]`: the state, and the
     /// time step t / episode_limit when configured (episodes start at row 0).
     fn critic_input(&self, batch: &EpisodeBatch) -> Tensor {
-        if !self.cfg.critic_time_feature {
-            return batch.state.shallow_clone();
+        if self.cfg.critic_time_feature {
+            with_time(&batch.state, self.episode_limit)
+        } else {
+            batch.state.shallow_clone()
         }
-        let size = batch.state.size();
-        let opts = (Kind::Float, batch.state.device());
-        let time = (Tensor::arange(size[0], opts) / self.episode_limit as f64).view([size[0], 1, 1]);
-        Tensor::cat(&[batch.state.shallow_clone(), time.expand([size[0], size[1], 1], false)], -1)
-    }
-
-    /// Where episodes stop bootstrapping `[T, B]`: terminal states, and the
-    /// time-limit cut too unless `bootstrap_truncation`.
-    fn stops(&self, batch: &EpisodeBatch) -> Tensor {
-        if self.cfg.bootstrap_truncation {
-            return batch.terminated.shallow_clone();
-        }
-        let t = batch.max_len();
-        let ended = batch.mask.narrow(0, 0, t) * (1.0 - batch.mask.narrow(0, 1, t));
-        batch.terminated.maximum(&ended)
     }
 
     fn denormalized(&self, v: &Tensor) -> Tensor {
@@ -111,7 +92,8 @@ impl Learner for Mappo {
         let (old_values, advantages, returns) = tch::no_grad(|| {
             let v_norm = self.critic.forward(&critic_in); // [T+1, B]
             let v = self.denormalized(&v_norm);
-            let adv = gae(&batch.reward, &self.stops(batch), &batch.mask, &v, c.gamma, c.gae_lambda);
+            let adv =
+                gae(&batch.reward, &value_stops(batch, c.bootstrap_truncation), &batch.mask, &v, c.gamma, c.gae_lambda);
             let ret = &adv + v.narrow(0, 0, t);
             (v_norm.narrow(0, 0, t), adv, ret)
         });
@@ -122,34 +104,29 @@ impl Learner for Mappo {
         let mut adv = advantages.unsqueeze(-1).expand([t, b, n], true); // shared by the agents
         let agent_mask = mask.unsqueeze(-1).expand([t, b, n], true);
         if c.advantage_norm {
-            let mean = masked_mean(&adv, &agent_mask);
-            let var = masked_mean(&(&adv - &mean).square(), &agent_mask);
-            adv = (&adv - mean) / (var.sqrt() + 1e-5);
+            adv = normalise(&adv, &agent_mask);
         }
         let actions = batch.actions.narrow(0, 0, t);
         let old_log_p = taken(&batch.probs.narrow(0, 0, t), &actions).clamp_min(1e-10).log();
 
-        let per_mb = (b / c.minibatches as i64).max(1);
-        let mut stats = [0.0f64; 5]; // policy loss, value loss, entropy, clip fraction, ratio
+        let mut stats = [0.0f64; 5]; // policy loss, entropy, clip fraction, ratio, value loss
         let mut count = 0.0;
         for _ in 0..c.epochs {
-            for k in 0..c.minibatches as i64 {
-                let (start, len) = (k * per_mb, if k + 1 == c.minibatches as i64 { b - k * per_mb } else { per_mb });
+            for (start, len) in minibatches(b, c.minibatches) {
                 let mb = |x: &Tensor| x.narrow(1, start, len);
-                let (m, am) = (mb(&mask), mb(&agent_mask));
-                let rows = len * n;
-                let x = mb(&batch.inputs.narrow(0, 0, t)).contiguous().view([t, rows, -1]);
-                let h_rec = mb(&batch.hidden.narrow(0, 0, t)).contiguous().view([t, rows, -1]);
-                let logits = actor.unroll(&x, &actor.initial_hidden(rows, x.device()), Some((&h_rec, c.chunk_len)));
-                let probs = masked_probs(&logits.view([t, len, n, -1]), &mb(&batch.avail.narrow(0, 0, t)));
-                let log_p = taken(&probs, &mb(&actions)).clamp_min(1e-10).log();
-                let ratio = (log_p - mb(&old_log_p)).exp();
-                let a = mb(&adv);
-                let surrogate = (&ratio * &a).min_other(&(ratio.clamp(1.0 - c.clip, 1.0 + c.clip) * &a));
-                let policy_loss = -masked_mean(&surrogate, &am);
-                let ent = masked_mean(&entropy(&probs), &am);
-                let actor_loss = &policy_loss - c.entropy_coef * &ent;
-                descend(&mut self.actor_opt, &actor_loss, c.grad_clip);
+                let probs = chunked_policy(actor, batch, start, len, c.chunk_len);
+                let (a, am) = (mb(&adv), mb(&agent_mask));
+                let step = actor_step(
+                    &mut self.actor_opt,
+                    &probs,
+                    &mb(&actions),
+                    &mb(&old_log_p),
+                    &a,
+                    &am,
+                    c.clip,
+                    c.entropy_coef,
+                    c.grad_clip,
+                );
 
                 let v = self.critic.forward(&mb(&critic_in.narrow(0, 0, t)));
                 let target = mb(&targets);
@@ -159,19 +136,16 @@ impl Learner for Mappo {
                     let clipped = &old + (&v - &old).clamp(-c.clip, c.clip);
                     v_loss = v_loss.max_other(&huber(&(&target - clipped), c.huber_delta));
                 }
-                let value_loss = masked_mean(&v_loss, &m);
+                let value_loss = masked_mean(&v_loss, &mb(&mask));
                 descend(&mut self.critic_opt, &value_loss, c.grad_clip);
 
-                let clipped_frac = masked_mean(&(&ratio - 1.0).abs().gt(c.clip).to_kind(Kind::Float), &am);
-                for (s, v) in
-                    stats.iter_mut().zip([&policy_loss, &value_loss, &ent, &clipped_frac, &masked_mean(&ratio, &am)])
-                {
-                    *s += scalar(v);
+                for (s, v) in stats.iter_mut().zip(step.into_iter().chain([scalar(&value_loss)])) {
+                    *s += v;
                 }
                 count += 1.0;
             }
         }
-        let [pl, vl, ent, clip, ratio] = stats.map(|s| s / count);
+        let [pl, ent, clip, ratio, vl] = stats.map(|s| s / count);
         Ok(vec![
             ("policy_loss", pl),
             ("value_loss", vl),
@@ -198,6 +172,7 @@ mod tests {
     use crate::env::{Spread, SpreadConfig, VecEnv};
     use crate::rollout::{ActionSelection, Rollout};
     use murmur_runtime::ActorSpec;
+    use tch::Kind;
 
     #[test]
     fn time_limit_cut_is_terminal_unless_bootstrapping_and_time_reaches_the_critic() {
@@ -210,20 +185,13 @@ mod tests {
             .unwrap()
             .collect(&actor, ActionSelection::Sample { epsilon: 0.0 });
         let mappo = Mappo::new(&MappoConfig::default(), &actor_vs, dims, tch::Device::Cpu).unwrap();
-        let stops = Vec::<f32>::try_from(mappo.stops(&batch).view([-1])).unwrap();
+        let stops = Vec::<f32>::try_from(value_stops(&batch, mappo.cfg.bootstrap_truncation).view([-1])).unwrap();
         assert_eq!(stops, vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
         let time = Vec::<f32>::try_from(mappo.critic_input(&batch).select(-1, 54).contiguous().view([-1])).unwrap();
         assert_eq!(time, vec![0.0, 0.0, 1.0 / 3.0, 1.0 / 3.0, 2.0 / 3.0, 2.0 / 3.0, 1.0, 1.0]);
         let cfg = MappoConfig { bootstrap_truncation: true, critic_time_feature: false, ..Default::default() };
         let mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
-        assert_eq!(f64::try_from(mappo.stops(&batch).sum(Kind::Float)).unwrap(), 0.0);
+        assert_eq!(f64::try_from(value_stops(&batch, mappo.cfg.bootstrap_truncation).sum(Kind::Float)).unwrap(), 0.0);
         assert_eq!(mappo.critic_input(&batch).size(), [4, 2, 54]);
-    }
-
-    #[test]
-    fn huber_is_quadratic_then_linear() {
-        let e = Tensor::from_slice(&[0.5f32, -2.0, 30.0]);
-        let v = Vec::<f32>::try_from(huber(&e, 10.0)).unwrap();
-        assert_eq!(v, vec![0.125, 2.0, 50.0 + 200.0]);
     }
 }

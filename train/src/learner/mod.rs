@@ -6,8 +6,10 @@
 mod coma;
 mod entropy;
 mod lica;
+mod maca;
 mod mae;
 mod mappo;
+mod ppo;
 pub mod returns;
 mod seca;
 mod td_critic;
@@ -15,6 +17,7 @@ mod value_norm;
 
 pub use coma::Coma;
 pub use lica::Lica;
+pub use maca::Maca;
 pub use mae::Mae;
 pub use mappo::Mappo;
 pub use seca::Seca;
@@ -63,6 +66,7 @@ pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Dev
         LearnerKind::Lica => Box::new(Lica::new(&cfg.lica, actor_vs, dims, device)?),
         LearnerKind::Seca => Box::new(Seca::new(&cfg.seca, actor_vs, dims, device)?),
         LearnerKind::Mae => Box::new(Mae::new(&cfg.mae, actor_vs, dims, device)?),
+        LearnerKind::Maca => Box::new(Maca::new(&cfg.maca, cfg.seed, actor_vs, dims, device)?),
     })
 }
 
