@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tch::nn;
 
-use crate::actor::ActorOptions;
+use crate::actor::{Actor, ActorOptions};
 use crate::fsio;
 use crate::{Error, Result};
 
@@ -153,6 +153,17 @@ pub fn load_store(file: &Path, store: &mut nn::VarStore) -> Result<()> {
         }
     });
     Ok(())
+}
+
+/// The actor of the checkpoint in `dir`, on the CPU: its var store, the
+/// network and the verified sidecar.
+pub fn load_actor(dir: &Path) -> Result<(nn::VarStore, Actor, CheckpointMeta)> {
+    let meta = read_meta(dir)?;
+    meta.spec.validate().map_err(|e| Error::Checkpoint { path: dir.join("checkpoint.json"), msg: e.to_string() })?;
+    let mut vs = nn::VarStore::new(tch::Device::Cpu);
+    let actor = Actor::new(&vs.root(), meta.spec, meta.actor_options);
+    load_store(&dir.join("actor.safetensors"), &mut vs)?;
+    Ok((vs, actor, meta))
 }
 
 #[cfg(test)]

@@ -1,0 +1,107 @@
+//! Export round trips: random and trained actors to ONNX, verified against
+//! the tch actor through the runtime's ONNX policy; gate order; bad
+//! checkpoints; a client we did not write (Python onnxruntime).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use murmur_export::{export_onnx, graph, verify, ActorSpec, ExportError, VerifySettings};
+use murmur_train::actor::{Actor, ActorOptions};
+use murmur_train::checkpoint::{self, CheckpointMeta};
+use tch::nn;
+
+const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
+
+/// A checkpoint of a randomly initialised actor under `dir`.
+fn random_checkpoint(dir: &Path, options: ActorOptions, seed: i64) -> PathBuf {
+    tch::manual_seed(seed);
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let _actor = Actor::new(&vs.root(), SPEC, options);
+    if options.input_layer_norm {
+        // LayerNorm starts as the identity; make its parameters matter.
+        tch::no_grad(|| {
+            for (name, mut t) in vs.variables() {
+                if name.starts_with("input_norm") {
+                    t.copy_(&(t.randn_like() * 0.5 + 1.0));
+                }
+            }
+        });
+    }
+    let meta = CheckpointMeta {
+        format_version: 0,
+        learner: "test".into(),
+        environment: "random".into(),
+        spec: SPEC,
+        actor_options: options,
+        env_steps: 0,
+        episodes: 0,
+        updates: 0,
+        sha256: BTreeMap::new(),
+    };
+    checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).unwrap()
+}
+
+#[test]
+fn random_actors_export_and_match_to_1e5() {
+    let dir = tempfile::tempdir().unwrap();
+    for (k, options) in [
+        ActorOptions { input_layer_norm: false, orthogonal_init: false },
+        ActorOptions { input_layer_norm: true, orthogonal_init: true },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ckpt = random_checkpoint(&dir.path().join(format!("run{k}")), options, 7 + k as i64);
+        let out = dir.path().join(format!("actor{k}.onnx"));
+        let report = export_onnx(&ckpt, &out, VerifySettings::default()).unwrap();
+        let v = report.verification;
+        println!(
+            "{options:?}: {} bytes, {} steps, max |dp| {:.2e}, max |dh| {:.2e}, {:.2} s",
+            report.bytes, v.steps, v.max_prob_error, v.max_hidden_error, report.seconds
+        );
+        assert_eq!(v.steps, 64 * 50);
+        assert!(v.max_prob_error <= 1e-5 && v.max_hidden_error <= 1e-5, "{v:?}");
+        assert_eq!(v.masked_mass_violations, 0);
+        assert_eq!(std::fs::metadata(&out).unwrap().len(), report.bytes);
+    }
+}
+
+#[test]
+fn a_gate_order_swap_fails_verification_and_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = random_checkpoint(dir.path(), ActorOptions { input_layer_norm: false, orthogonal_init: false }, 3);
+    let (vs, actor, meta) = checkpoint::load_actor(&ckpt).unwrap();
+    let mut weights = murmur_export::actor_weights(&vs, SPEC, &ckpt).unwrap();
+    // Swap PyTorch's r and z blocks: the file then computes z where r belongs.
+    let h = SPEC.hidden;
+    for p in weights.gru.iter_mut() {
+        let row = p.values.len() / (3 * h);
+        let swapped = graph::reorder_gates(&p.values, h, row);
+        p.values = swapped;
+    }
+    let model = graph::actor_model(&weights, &murmur_export::metadata(&meta));
+    let path = dir.path().join("swapped.onnx");
+    std::fs::write(&path, prost::Message::encode_to_vec(&model)).unwrap();
+    let err = verify::verify(&actor, &path, VerifySettings::default()).unwrap_err();
+    assert!(matches!(err, ExportError::Mismatch(_)), "{err}");
+    println!("{err}");
+}
+
+#[test]
+fn corrupt_or_missing_checkpoints_are_clear_errors_and_write_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = random_checkpoint(dir.path(), ActorOptions { input_layer_norm: false, orthogonal_init: false }, 5);
+    let out = dir.path().join("actor.onnx");
+    std::fs::write(ckpt.join("actor.safetensors"), b"not a tensor file").unwrap();
+    let err = export_onnx(&ckpt, &out, VerifySettings::default()).unwrap_err().to_string();
+    assert!(err.contains("actor.safetensors") && err.contains("does not match"), "{err}");
+    assert!(!out.exists());
+
+    let err = murmur_export::resolve_checkpoint(&dir.path().join("nowhere"), None).unwrap_err().to_string();
+    assert!(err.contains("nowhere") && err.contains("no checkpoint yet"), "{err}");
+    let err = murmur_export::resolve_checkpoint(dir.path(), Some(Path::new("step_42"))).unwrap_err().to_string();
+    assert!(err.contains("step_42") && err.contains("not a checkpoint directory"), "{err}");
+    let leftovers: Vec<_> =
+        std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(leftovers.iter().all(|f| !f.contains("onnx")), "{leftovers:?}");
+}
