@@ -50,7 +50,7 @@ pub enum ExportError {
         name: String,
     },
     /// The exported file could not be run.
-    #[error("exported file: {0}")]
+    #[error(transparent)]
     Policy(#[from] murmur_runtime::PolicyError),
     /// The exported file computes something else than the trained actor.
     #[error("verification failed: {0}")]

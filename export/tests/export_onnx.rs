@@ -105,3 +105,28 @@ fn corrupt_or_missing_checkpoints_are_clear_errors_and_write_nothing() {
         std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
     assert!(leftovers.iter().all(|f| !f.contains("onnx")), "{leftovers:?}");
 }
+
+#[test]
+fn a_trained_actor_exports_and_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = murmur_train::config::Config::parse(
+        "learner = \"mappo\"\nt_max = 5_000\nbatch_episodes = 8\neval_interval = 0\nsave_interval = 0\n[env]\nname = \"spread\"\n",
+        "test",
+        &[],
+    )
+    .unwrap();
+    let mut trainer = murmur_train::trainer::Trainer::new(cfg).unwrap();
+    trainer.attach_run_dir(dir.path(), false).unwrap();
+    trainer.train(|_| {}).unwrap();
+    let ckpt = murmur_export::resolve_checkpoint(dir.path(), None).unwrap();
+    let out = dir.path().join("actor.onnx");
+    let report = export_onnx(&ckpt, &out, VerifySettings::default()).unwrap();
+    assert_eq!(report.meta.learner, "mappo");
+    assert!(report.meta.env_steps >= 5_000, "{}", report.meta.env_steps);
+    let v = report.verification;
+    println!(
+        "trained MAPPO actor: {} bytes, max |dp| {:.2e}, max |dh| {:.2e}",
+        report.bytes, v.max_prob_error, v.max_hidden_error
+    );
+    assert!(v.max_prob_error <= 1e-5 && v.max_hidden_error <= 1e-5, "{v:?}");
+}

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and dispatch.
 
 mod eval;
+mod export;
 mod plot;
 mod quickstart;
 mod summary;
@@ -25,6 +26,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a run's latest checkpoint.
     Eval(eval::EvalArgs),
+    /// Export a run's actor to an ONNX file, verified against the trained network.
+    Export(export::ExportArgs),
     /// Plot learning curves of one or more runs into a PNG.
     Plot(plot::PlotArgs),
     /// Table of final returns over seeds (mean and 95% interval).
@@ -38,6 +41,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Export(a) => export::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Quickstart(a) => quickstart::run(a),

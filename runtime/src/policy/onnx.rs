@@ -18,18 +18,31 @@ use ort::value::TensorRef;
 use super::{check_inputs, greedy, Decision, Policy, PolicyError};
 use crate::spec::{ActorSpec, SpecError};
 
-/// The process's ONNX Runtime environment: loaded once, from `library`,
-/// else from `ORT_DYLIB_PATH`. Later calls return the first result.
+/// Where the ONNX Runtime library is: `library` if given, else the
+/// `ORT_DYLIB_PATH` environment variable, else the library the build was
+/// pointed at (`.cargo/config.toml` names the one `scripts/setup` installs).
+fn library_path(library: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(p) = library {
+        return Ok(p.to_path_buf());
+    }
+    if let Some(p) = std::env::var_os("ORT_DYLIB_PATH") {
+        return Ok(PathBuf::from(p));
+    }
+    match option_env!("ORT_DYLIB_PATH").map(PathBuf::from) {
+        Some(p) if p.exists() => Ok(p),
+        _ => Err("cannot find the ONNX Runtime library: set ORT_DYLIB_PATH to libonnxruntime.so \
+                  (scripts/setup installs it as .venv/libonnxruntime.so)"
+            .into()),
+    }
+}
+
+/// The process's ONNX Runtime environment, loaded once from
+/// `library` (see `library_path` for the fallbacks). Later calls return the
+/// first result.
 pub fn onnx_runtime(library: Option<&Path>) -> Result<&'static Environment, PolicyError> {
     static ENV: OnceLock<Result<Environment, String>> = OnceLock::new();
     let env = ENV.get_or_init(|| {
-        let path = match library {
-            Some(p) => p.to_path_buf(),
-            None => std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).ok_or_else(|| {
-                "no library given and ORT_DYLIB_PATH is not set (scripts/setup installs it as .venv/libonnxruntime.so)"
-                    .to_string()
-            })?,
-        };
+        let path = library_path(library)?;
         let builder = ort::init_from(&path).map_err(|e| format!("cannot load {}: {e}", path.display()))?;
         builder.with_name("murmur").build().map_err(|e| format!("cannot create the environment: {e}"))
     });

@@ -1,0 +1,100 @@
+//! A client we did not write: Python's onnxruntime (from the project's
+//! virtual environment) runs an exported file from the contract alone, a
+//! batch of agents at once, and must agree with the trained tch actor.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use murmur_export::{export_onnx, ActorSpec, VerifySettings};
+use murmur_train::actor::{masked_probs, Actor, ActorOptions};
+use murmur_train::checkpoint::{self, CheckpointMeta};
+use tch::{nn, Kind, Tensor};
+
+const CLIENT: &str = r#"
+import json, sys
+import numpy as np
+import onnxruntime as ort
+
+case = json.load(open(sys.argv[1]))
+session = ort.InferenceSession(sys.argv[2], providers=["CPUExecutionProvider"])
+meta = session.get_modelmeta().custom_metadata_map
+feeds = {
+    "obs": np.array(case["obs"], dtype=np.float32),
+    "prev_action": np.array(case["prev_action"], dtype=np.int64),
+    "agent_id": np.array(case["agent_id"], dtype=np.int64),
+    "h_in": np.array(case["h_in"], dtype=np.float32),
+    "avail": np.array(case["avail"], dtype=np.float32),
+}
+probs, h_out = session.run(["probs", "h_out"], feeds)
+masked = probs[feeds["avail"] == 0.0]
+print(json.dumps({
+    "prob_error": float(np.abs(probs - np.array(case["probs"])).max()),
+    "hidden_error": float(np.abs(h_out - np.array(case["h_out"])).max()),
+    "masked_max": float(masked.max()) if masked.size else 0.0,
+    "obs_dim": int(meta["murmur.obs_dim"]),
+    "inputs": [i.name for i in session.get_inputs()],
+}))
+"#;
+
+#[test]
+fn python_onnxruntime_runs_the_file_and_agrees_with_the_trained_actor() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/setup", python.display());
+    let spec = ActorSpec { obs_dim: 6, n_actions: 4, n_agents: 3, hidden: 16 };
+    let dir = tempfile::tempdir().unwrap();
+    tch::manual_seed(21);
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let options = ActorOptions { input_layer_norm: true, orthogonal_init: false };
+    let actor = Actor::new(&vs.root(), spec, options);
+    let meta = CheckpointMeta {
+        format_version: 0,
+        learner: "test".into(),
+        environment: "random".into(),
+        spec,
+        actor_options: options,
+        env_steps: 0,
+        episodes: 0,
+        updates: 0,
+        sha256: BTreeMap::new(),
+    };
+    let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();
+    let model = dir.path().join("actor.onnx");
+    export_onnx(&ckpt, &model, VerifySettings::default()).unwrap();
+
+    // A batch of 6 agents mid-episode and at episode starts (prev -1).
+    let b = 6i64;
+    let obs = Tensor::randn([b, 6], (Kind::Float, tch::Device::Cpu));
+    let prev: Vec<i64> = vec![-1, 0, 3, 2, -1, 1];
+    let ids: Vec<i64> = vec![0, 1, 2, 0, 1, 2];
+    let h_in = Tensor::randn([b, 16], (Kind::Float, tch::Device::Cpu)) * 0.5;
+    let avail_rows: Vec<f32> =
+        vec![1., 1., 1., 1., 0., 1., 0., 1., 1., 0., 0., 0., 0., 0., 1., 1., 1., 1., 0., 1., 0., 0., 1., 1.];
+    let avail = Tensor::from_slice(&avail_rows).view([b, 4]);
+    let pa = Tensor::from_slice(&prev);
+    let pa_hot = pa.clamp_min(0).one_hot(4).to_kind(Kind::Float) * pa.ge(0).to_kind(Kind::Float).unsqueeze(1);
+    let id_hot = Tensor::from_slice(&ids).one_hot(3).to_kind(Kind::Float);
+    let x = Tensor::cat(&[obs.shallow_clone(), pa_hot, id_hot], 1);
+    let (logits, h_out) = tch::no_grad(|| actor.step(&x, &h_in));
+    let probs = masked_probs(&logits, &avail);
+    let rows =
+        |t: &Tensor| -> Vec<Vec<f32>> { (0..t.size()[0]).map(|i| Vec::<f32>::try_from(t.get(i)).unwrap()).collect() };
+    let case = serde_json::json!({
+        "obs": rows(&obs), "prev_action": prev, "agent_id": ids, "h_in": rows(&h_in),
+        "avail": rows(&avail), "probs": rows(&probs), "h_out": rows(&h_out),
+    });
+    let case_path = dir.path().join("case.json");
+    std::fs::write(&case_path, case.to_string()).unwrap();
+    let script = dir.path().join("client.py");
+    std::fs::write(&script, CLIENT).unwrap();
+    let output = Command::new(&python).arg(&script).arg(&case_path).arg(&model).output().unwrap();
+    assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    println!("{report}");
+    assert!(report["prob_error"].as_f64().unwrap() <= 1e-5, "{report}");
+    assert!(report["hidden_error"].as_f64().unwrap() <= 1e-5, "{report}");
+    assert_eq!(report["masked_max"].as_f64().unwrap(), 0.0, "probability on an unavailable action: {report}");
+    assert_eq!(report["obs_dim"].as_u64().unwrap(), 6);
+    assert_eq!(report["inputs"], serde_json::json!(["obs", "prev_action", "agent_id", "h_in", "avail"]));
+}
