@@ -17,6 +17,7 @@
 #![warn(missing_docs)]
 
 pub mod graph;
+pub mod nano;
 pub mod proto;
 pub mod verify;
 
@@ -30,6 +31,7 @@ use tch::nn;
 
 pub use graph::{ActorWeights, Param};
 pub use murmur_runtime::ActorSpec;
+pub use nano::nano_blob;
 pub use verify::{Verification, VerifySettings};
 
 /// Version of the metadata layout in exported files (`murmur.format_version`).
@@ -148,20 +150,55 @@ pub fn metadata(meta: &CheckpointMeta) -> Vec<(String, String)> {
     .collect()
 }
 
+/// Which file to write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// The ONNX actor (`docs/onnx.md`).
+    Onnx,
+    /// The nano blob for the `no_std` policy (`docs/nano.md`).
+    Nano,
+}
+
 /// Exports the actor of `checkpoint` to the ONNX file `out`, verified with
 /// `settings` before it is moved into place.
 pub fn export_onnx(checkpoint: &Path, out: &Path, settings: VerifySettings) -> Result<ExportReport, ExportError> {
+    export(checkpoint, out, Format::Onnx, settings)
+}
+
+/// Exports the actor of `checkpoint` as a nano blob `out`, verified through
+/// the runtime's `NanoPolicy` before it is moved into place.
+pub fn export_nano(checkpoint: &Path, out: &Path, settings: VerifySettings) -> Result<ExportReport, ExportError> {
+    export(checkpoint, out, Format::Nano, settings)
+}
+
+/// Exports the actor of `checkpoint` in `format` to `out`: written beside
+/// it, verified with `settings`, then renamed into place.
+pub fn export(
+    checkpoint: &Path,
+    out: &Path,
+    format: Format,
+    settings: VerifySettings,
+) -> Result<ExportReport, ExportError> {
     let started = Instant::now();
     let (vs, actor, meta) = checkpoint::load_actor(checkpoint)?;
-    let model = graph::actor_model(&actor_weights(&vs, meta.spec, checkpoint)?, &metadata(&meta));
-    let bytes = model.encode_to_vec();
+    let weights = actor_weights(&vs, meta.spec, checkpoint)?;
+    let bytes = match format {
+        Format::Onnx => graph::actor_model(&weights, &metadata(&meta)).encode_to_vec(),
+        Format::Nano => nano::nano_blob(&weights),
+    };
     let tmp = fsio::temp_beside(out);
     let io = |path: &Path| {
         let path = path.to_path_buf();
         move |source| ExportError::Io { path, source }
     };
     std::fs::write(&tmp, &bytes).map_err(io(&tmp))?;
-    let verified = verify::verify(&actor, &tmp, settings);
+    let verified = match format {
+        Format::Onnx => verify::verify(&actor, &tmp, settings),
+        // What is on disk is what gets verified.
+        Format::Nano => {
+            std::fs::read(&tmp).map_err(io(&tmp)).and_then(|on_disk| verify::verify_nano(&actor, &on_disk, settings))
+        }
+    };
     let verification = match verified {
         Ok(v) => v,
         Err(e) => {

@@ -1,10 +1,10 @@
 //! Self-verification of an exported actor: random sequences through the
-//! file (with the runtime's [`OnnxPolicy`]) and through the trained tch
-//! actor, compared step by step.
+//! file (with the runtime's [`OnnxPolicy`] or [`NanoPolicy`]) and through
+//! the trained tch actor, compared step by step.
 
 use std::path::Path;
 
-use murmur_runtime::policy::OnnxPolicy;
+use murmur_runtime::policy::{NanoPolicy, OnnxPolicy};
 use murmur_runtime::Policy;
 use murmur_train::actor::{masked_probs, Actor};
 use rand::{Rng, SeedableRng};
@@ -56,15 +56,37 @@ pub struct Verification {
 /// `model` and through `actor`; fails when any step differs by more than
 /// the tolerance or the file gives probability to an unavailable action.
 pub fn verify(actor: &Actor, model: &Path, settings: VerifySettings) -> Result<Verification, ExportError> {
-    let spec = actor.spec();
-    let mut policies = (0..spec.n_agents)
+    let mut policies = (0..actor.spec().n_agents)
         .map(|i| OnnxPolicy::load(model, i))
         .collect::<Result<Vec<_>, _>>()
         .map_err(ExportError::Policy)?;
+    compare(actor, &mut policies, settings)
+}
+
+/// The same check for a nano blob through [`NanoPolicy`].
+pub fn verify_nano(actor: &Actor, blob: &[u8], settings: VerifySettings) -> Result<Verification, ExportError> {
+    let mut policies = (0..actor.spec().n_agents)
+        .map(|i| NanoPolicy::new(blob, i))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ExportError::Policy)?;
+    compare(actor, &mut policies, settings)
+}
+
+/// Steps `policies` (one per agent id) and `actor` through the same random
+/// sequences and measures how far they differ.
+pub fn compare<P: Policy>(
+    actor: &Actor,
+    policies: &mut [P],
+    settings: VerifySettings,
+) -> Result<Verification, ExportError> {
+    let spec = actor.spec();
     if let Some(p) = policies.first() {
         if p.spec() != spec {
             return Err(ExportError::Mismatch(format!("file dims {:?}, actor dims {spec:?}", p.spec())));
         }
+    }
+    if policies.len() != spec.n_agents {
+        return Err(ExportError::Mismatch(format!("{} policies for {} agents", policies.len(), spec.n_agents)));
     }
     let mut rng = Pcg64::seed_from_u64(settings.seed);
     let mut out = Verification { steps: 0, max_prob_error: 0.0, max_hidden_error: 0.0, masked_mass_violations: 0 };

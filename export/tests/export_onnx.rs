@@ -14,6 +14,10 @@ const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidd
 
 /// A checkpoint of a randomly initialised actor under `dir`.
 fn random_checkpoint(dir: &Path, options: ActorOptions, seed: i64) -> PathBuf {
+    // libtorch's generator is global: hold it while drawing so tests running
+    // in parallel do not interleave draws and every run sees the same weights.
+    static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _rng = TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner());
     tch::manual_seed(seed);
     let vs = nn::VarStore::new(tch::Device::Cpu);
     let _actor = Actor::new(&vs.root(), SPEC, options);
@@ -129,4 +133,67 @@ fn a_trained_actor_exports_and_matches() {
         report.bytes, v.max_prob_error, v.max_hidden_error
     );
     assert!(v.max_prob_error <= 1e-5 && v.max_hidden_error <= 1e-5, "{v:?}");
+}
+
+#[test]
+fn nano_blobs_match_the_actor_and_agree_with_the_onnx_file() {
+    use murmur_runtime::policy::{NanoPolicy, OnnxPolicy};
+    use murmur_runtime::Policy;
+    use rand::{Rng, SeedableRng};
+
+    let dir = tempfile::tempdir().unwrap();
+    for (k, options) in [
+        ActorOptions { input_layer_norm: false, orthogonal_init: false },
+        ActorOptions { input_layer_norm: true, orthogonal_init: true },
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let ckpt = random_checkpoint(&dir.path().join(format!("run{k}")), options, 40 + k as i64);
+        let nano = dir.path().join(format!("actor{k}.nano"));
+        let report = murmur_export::export_nano(&ckpt, &nano, VerifySettings::default()).unwrap();
+        let v = report.verification;
+        println!(
+            "nano {options:?}: {} bytes, max |dp| {:.2e}, max |dh| {:.2e}, {:.2} s",
+            report.bytes, v.max_prob_error, v.max_hidden_error, report.seconds
+        );
+        assert!(v.max_prob_error <= 1e-5 && v.max_hidden_error <= 1e-5, "{v:?}");
+        assert_eq!(report.bytes as usize, murmur_runtime::policy::nano::blob_len(&SPEC, options.input_layer_norm));
+
+        // The two runtimes side by side on the same random sequences.
+        let onnx = dir.path().join(format!("actor{k}.onnx"));
+        export_onnx(&ckpt, &onnx, VerifySettings::default()).unwrap();
+        let blob = std::fs::read(&nano).unwrap();
+        let mut rng = rand_pcg::Pcg64::seed_from_u64(k as u64);
+        let (mut dp, mut dh) = (0f32, 0f32);
+        for _ in 0..64 {
+            let agent = rng.random_range(0..SPEC.n_agents);
+            let mut a = OnnxPolicy::load(&onnx, agent).unwrap();
+            let mut b = NanoPolicy::new(&blob, agent).unwrap();
+            for step in 0..50 {
+                if step > 0 && rng.random_bool(0.1) {
+                    a.reset();
+                    b.reset();
+                }
+                let obs: Vec<f32> = (0..SPEC.obs_dim).map(|_| rng.random_range(-3.0..3.0)).collect();
+                let mut avail: Vec<f32> =
+                    (0..SPEC.n_actions).map(|_| f32::from(u8::from(rng.random_bool(0.7)))).collect();
+                avail[rng.random_range(0..SPEC.n_actions)] = 1.0;
+                let (pa, act_a) = {
+                    let d = a.step(&obs, &avail).unwrap();
+                    (d.probs.to_vec(), d.action)
+                };
+                let d = b.step(&obs, &avail).unwrap();
+                for (x, y) in pa.iter().zip(d.probs) {
+                    dp = dp.max((x - y).abs());
+                }
+                assert_eq!(act_a, d.action, "the two runtimes chose different actions");
+                for (x, y) in a.hidden().iter().zip(b.hidden()) {
+                    dh = dh.max((x - y).abs());
+                }
+            }
+        }
+        println!("onnx vs nano {options:?}: max |dp| {dp:.2e}, max |dh| {dh:.2e}");
+        assert!(dp <= 1e-5 && dh <= 1e-5, "onnx and nano differ by {dp:e} (probs), {dh:e} (hidden)");
+    }
 }

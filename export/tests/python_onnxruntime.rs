@@ -98,3 +98,48 @@ fn python_onnxruntime_runs_the_file_and_agrees_with_the_trained_actor() {
     assert_eq!(report["obs_dim"].as_u64().unwrap(), 6);
     assert_eq!(report["inputs"], serde_json::json!(["obs", "prev_action", "agent_id", "h_in", "avail"]));
 }
+
+#[test]
+fn python_reads_the_nano_blob_as_documented() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    let spec = ActorSpec { obs_dim: 4, n_actions: 3, n_agents: 2, hidden: 8 };
+    let dir = tempfile::tempdir().unwrap();
+    let vs = nn::VarStore::new(tch::Device::Cpu);
+    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let _actor = Actor::new(&vs.root(), spec, options);
+    let meta = CheckpointMeta {
+        format_version: 0,
+        learner: "test".into(),
+        environment: "random".into(),
+        spec,
+        actor_options: options,
+        env_steps: 0,
+        episodes: 0,
+        updates: 0,
+        sha256: BTreeMap::new(),
+    };
+    let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();
+    let blob = dir.path().join("actor.nano");
+    murmur_export::export_nano(&ckpt, &blob, VerifySettings::default()).unwrap();
+    let script = r#"
+import json, sys, zlib
+import numpy as np
+b = open(sys.argv[1], "rb").read()
+head = np.frombuffer(b[8:32], "<u4")
+w = np.frombuffer(b[32:-4], "<f4")
+print(json.dumps({"magic": b[:8].decode(), "crc_ok": zlib.crc32(b[:-4]) == int.from_bytes(b[-4:], "little"),
+                  "header": [int(v) for v in head], "fc1_first": [float(v) for v in w[:3]], "floats": int(w.size)}))
+"#;
+    let output = Command::new(&python).arg("-c").arg(script).arg(&blob).output().unwrap();
+    assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(report["magic"], "MURMNANO");
+    assert_eq!(report["crc_ok"], true, "{report}");
+    assert_eq!(report["header"], serde_json::json!([1, 4, 3, 2, 8, 0]));
+    let fc1 = Vec::<f32>::try_from(vs.variables()["fc1.weight"].view([-1]).narrow(0, 0, 3)).unwrap();
+    let got: Vec<f32> = report["fc1_first"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    assert_eq!(got, fc1);
+    let (i, h, a) = (4 + 3 + 2, 8, 3);
+    assert_eq!(report["floats"].as_u64().unwrap() as usize, h * i + h + 2 * 3 * h * h + 2 * 3 * h + a * h + a);
+}

@@ -2,10 +2,13 @@
 //!
 //! It holds the actor contract ([`ActorSpec`]) that the trainer, the
 //! exporter and the robot agree on, and the [`Policy`] that runs an exported
-//! actor ([`policy::OnnxPolicy`]). The no_std "nano" policy, the wire
-//! messages and the Zenoh agent loop join it in later milestones. This
+//! actor: [`policy::OnnxPolicy`] (ONNX Runtime, feature `onnx`) and
+//! [`policy::NanoPolicy`] (pure Rust, `no_std`, no heap, weights read from a
+//! byte slice). Without the default `std` feature the crate is `no_std`.
+//! The wire messages and the Zenoh agent loop join it in later milestones. This
 //! crate never depends on libtorch: `cargo tree -p murmur-runtime` stays free
 //! of tch and torch-sys.
+#![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 
 pub mod policy;

@@ -15,6 +15,9 @@ pub struct ExportArgs {
     /// The ONNX file to write.
     #[arg(long, short, default_value = "actor.onnx")]
     pub out: PathBuf,
+    /// Also write the nano blob for the no_std policy (docs/nano.md).
+    #[arg(long)]
+    pub nano: Option<PathBuf>,
     /// Random sequences of the self-verification.
     #[arg(long, default_value_t = 64)]
     pub sequences: usize,
@@ -24,7 +27,18 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.sequences >= 1, "--sequences must be at least 1");
     let checkpoint = murmur::export::resolve_checkpoint(&args.run, args.checkpoint.as_deref())?;
     let settings = murmur::export::VerifySettings { sequences: args.sequences, ..Default::default() };
-    let report = murmur::export::export_onnx(&checkpoint, &args.out, settings)?;
+    let mut outputs = vec![(murmur::export::Format::Onnx, args.out.clone())];
+    if let Some(nano) = &args.nano {
+        outputs.push((murmur::export::Format::Nano, nano.clone()));
+    }
+    for (format, out) in outputs {
+        let report = murmur::export::export(&checkpoint, &out, format, settings)?;
+        print_report(&checkpoint, &report, settings.tolerance);
+    }
+    Ok(())
+}
+
+fn print_report(checkpoint: &std::path::Path, report: &murmur::export::ExportReport, tolerance: f64) {
     let v = report.verification;
     println!(
         "exported {} ({} on {}, {} environment steps) -> {} ({} bytes) in {:.2} s",
@@ -38,7 +52,6 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     );
     println!(
         "verified over {} steps against the trained actor: max |probs diff| {:.1e}, max |hidden diff| {:.1e} (tolerance {:.0e})",
-        v.steps, v.max_prob_error, v.max_hidden_error, settings.tolerance
+        v.steps, v.max_prob_error, v.max_hidden_error, tolerance
     );
-    Ok(())
 }

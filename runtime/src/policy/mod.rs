@@ -3,10 +3,13 @@
 //! A [`Policy`] keeps the GRU hidden state and the previous action between
 //! steps, so the robot's program only hands it what it senses now and what
 //! it may do now. Implementations: [`OnnxPolicy`] (ONNX Runtime, behind the
-//! default `onnx` feature).
+//! default `onnx` feature) and [`NanoPolicy`] (pure Rust, `no_std`).
 
+pub mod nano;
 #[cfg(feature = "onnx")]
 mod onnx;
+
+pub use nano::{BlobError, NanoBlob, NanoPolicy};
 
 #[cfg(feature = "onnx")]
 pub use onnx::{onnx_runtime, OnnxPolicy};
@@ -43,17 +46,22 @@ pub enum PolicyError {
         /// Actions in the mask.
         n_actions: usize,
     },
+    /// The nano blob cannot be used.
+    #[error(transparent)]
+    Blob(#[from] BlobError),
     /// The model file cannot be used.
+    #[cfg(feature = "std")]
     #[error("model {path}: {msg}")]
     Model {
         /// The model file.
-        path: String,
+        path: std::string::String,
         /// What is wrong.
-        msg: String,
+        msg: std::string::String,
     },
     /// The ONNX Runtime library could not be loaded or failed at run time.
+    #[cfg(feature = "std")]
     #[error("ONNX Runtime: {0}")]
-    Runtime(String),
+    Runtime(std::string::String),
 }
 
 /// A trained actor for one agent, with its recurrent state inside.

@@ -1,0 +1,388 @@
+//! The "nano" policy: the actor in pure Rust, `no_std`, no heap, reading
+//! its weights straight out of a byte slice in the nano blob format
+//! (`docs/nano.md`), so the blob can live in flash via `include_bytes!`.
+//!
+//! Working buffers are fixed-capacity (`heapless`): inputs up to
+//! [`MAX_INPUT`] values, hidden states up to [`MAX_HIDDEN`], actions up to
+//! [`MAX_ACTIONS`]; a blob beyond them is refused at load.
+
+use heapless::Vec as FixedVec;
+
+use super::{check_inputs, greedy, Decision, Policy, PolicyError};
+use crate::spec::{ActorSpec, SpecError};
+
+/// The blob's first bytes.
+pub const MAGIC: [u8; 8] = *b"MURMNANO";
+/// The blob layout version this crate reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+/// Largest actor input (obs_dim + n_actions + n_agents) a nano policy holds.
+pub const MAX_INPUT: usize = 256;
+/// Largest GRU width a nano policy holds.
+pub const MAX_HIDDEN: usize = 128;
+/// Most actions a nano policy holds.
+pub const MAX_ACTIONS: usize = 32;
+/// Bytes before the weights: magic, version, four dims, flags.
+pub const HEADER_BYTES: usize = 8 + 4 * 6;
+/// Flag bit: the actor normalises its input (LayerNorm, epsilon 1e-5).
+pub const FLAG_INPUT_LAYER_NORM: u32 = 1;
+const LAYER_NORM_EPS: f32 = 1e-5;
+
+/// Why a blob cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum BlobError {
+    /// The blob does not start with [`MAGIC`].
+    #[error("nano blob: wrong magic (expected \"MURMNANO\"): not a murmur nano blob")]
+    Magic,
+    /// A layout version this crate does not read.
+    #[error("nano blob: format version {got}, this murmur reads {FORMAT_VERSION}")]
+    Version {
+        /// The blob's version.
+        got: u32,
+    },
+    /// The blob's length does not match its dims.
+    #[error("nano blob: {got} bytes, its dims need {expected}")]
+    Size {
+        /// Bytes given.
+        got: usize,
+        /// Bytes the header's dims require.
+        expected: usize,
+    },
+    /// The trailing CRC-32 does not match the contents.
+    #[error("nano blob: checksum {got:#010x} does not match the contents' {expected:#010x} (corrupt)")]
+    Checksum {
+        /// The stored CRC-32.
+        got: u32,
+        /// The CRC-32 of the contents.
+        expected: u32,
+    },
+    /// A dimension is zero or beyond this build's fixed capacities.
+    #[error("nano blob: `{field}` is {got}, expected 1 to {max}")]
+    Capacity {
+        /// The field.
+        field: &'static str,
+        /// Its value.
+        got: usize,
+        /// The largest this build holds.
+        max: usize,
+    },
+}
+
+/// Byte offsets of each weight in a blob, in floats from the weights' start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Layout {
+    norm: Option<(usize, usize)>,
+    fc1_w: usize,
+    fc1_b: usize,
+    w_ih: usize,
+    w_hh: usize,
+    b_ih: usize,
+    b_hh: usize,
+    fc2_w: usize,
+    fc2_b: usize,
+    floats: usize,
+}
+
+impl Layout {
+    fn of(spec: &ActorSpec, layer_norm: bool) -> Self {
+        let (i, h, a) = (spec.input_dim(), spec.hidden, spec.n_actions);
+        let mut at = 0;
+        let mut take = |n: usize| {
+            let start = at;
+            at += n;
+            start
+        };
+        let norm = layer_norm.then(|| (take(i), take(i)));
+        let fc1_w = take(h * i);
+        let fc1_b = take(h);
+        let w_ih = take(3 * h * h);
+        let w_hh = take(3 * h * h);
+        let b_ih = take(3 * h);
+        let b_hh = take(3 * h);
+        let fc2_w = take(a * h);
+        let fc2_b = take(a);
+        Self { norm, fc1_w, fc1_b, w_ih, w_hh, b_ih, b_hh, fc2_w, fc2_b, floats: at }
+    }
+}
+
+/// Bytes of a blob for `spec`: header, weights, CRC-32.
+pub fn blob_len(spec: &ActorSpec, layer_norm: bool) -> usize {
+    HEADER_BYTES + 4 * Layout::of(spec, layer_norm).floats + 4
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
+}
+
+/// A checked nano blob: its dims and where its weights are.
+#[derive(Debug, Clone, Copy)]
+pub struct NanoBlob<'a> {
+    weights: &'a [u8],
+    spec: ActorSpec,
+    layout: Layout,
+}
+
+impl<'a> NanoBlob<'a> {
+    /// Checks magic, version, dims, length and checksum of `bytes`.
+    pub fn parse(bytes: &'a [u8]) -> Result<Self, BlobError> {
+        if bytes.len() < 8 || bytes[..8] != MAGIC {
+            return Err(BlobError::Magic);
+        }
+        if bytes.len() < HEADER_BYTES + 4 {
+            return Err(BlobError::Size { got: bytes.len(), expected: HEADER_BYTES + 4 });
+        }
+        let version = u32_at(bytes, 8);
+        if version != FORMAT_VERSION {
+            return Err(BlobError::Version { got: version });
+        }
+        let dim = |k: usize| u32_at(bytes, 12 + 4 * k) as usize;
+        let spec = ActorSpec { obs_dim: dim(0), n_actions: dim(1), n_agents: dim(2), hidden: dim(3) };
+        let layer_norm = u32_at(bytes, 28) & FLAG_INPUT_LAYER_NORM != 0;
+        for (field, got, max) in [
+            ("obs_dim", spec.obs_dim, MAX_INPUT),
+            ("n_actions", spec.n_actions, MAX_ACTIONS),
+            ("n_agents", spec.n_agents, MAX_INPUT),
+            ("hidden", spec.hidden, MAX_HIDDEN),
+            ("input_dim", spec.input_dim(), MAX_INPUT),
+        ] {
+            if got == 0 || got > max {
+                return Err(BlobError::Capacity { field, got, max });
+            }
+        }
+        let expected = blob_len(&spec, layer_norm);
+        if bytes.len() != expected {
+            return Err(BlobError::Size { got: bytes.len(), expected });
+        }
+        let body = &bytes[..expected - 4];
+        let (got, want) = (u32_at(bytes, expected - 4), crc32fast::hash(body));
+        if got != want {
+            return Err(BlobError::Checksum { got, expected: want });
+        }
+        Ok(Self { weights: &body[HEADER_BYTES..], spec, layout: Layout::of(&spec, layer_norm) })
+    }
+
+    /// The actor's dimensions.
+    pub fn spec(&self) -> ActorSpec {
+        self.spec
+    }
+
+    /// Whether the actor normalises its input.
+    pub fn input_layer_norm(&self) -> bool {
+        self.layout.norm.is_some()
+    }
+
+    /// Weight number `k` (in floats from the weights' start).
+    fn w(&self, k: usize) -> f32 {
+        let at = 4 * k;
+        f32::from_le_bytes([self.weights[at], self.weights[at + 1], self.weights[at + 2], self.weights[at + 3]])
+    }
+
+    /// `out[r] = bias[r] + sum_c W[r, c] x[c]` for the row-major matrix at
+    /// `w` with `out.len()` rows and `x.len()` columns.
+    fn affine(&self, w: usize, bias: usize, x: &[f32], out: &mut [f32]) {
+        let cols = x.len();
+        for (r, o) in out.iter_mut().enumerate() {
+            let row = w + r * cols;
+            let mut acc = self.w(bias + r);
+            for (c, xc) in x.iter().enumerate() {
+                acc += self.w(row + c) * xc;
+            }
+            *o = acc;
+        }
+    }
+}
+
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + libm::expf(-x))
+}
+
+/// The actor of a nano blob for one agent, with fixed-capacity state.
+#[derive(Debug, Clone)]
+pub struct NanoPolicy<'a> {
+    blob: NanoBlob<'a>,
+    agent_id: usize,
+    prev_action: Option<usize>,
+    h: FixedVec<f32, MAX_HIDDEN>,
+    x: FixedVec<f32, MAX_INPUT>,
+    e: FixedVec<f32, MAX_HIDDEN>,
+    gi: FixedVec<f32, { 3 * MAX_HIDDEN }>,
+    gh: FixedVec<f32, { 3 * MAX_HIDDEN }>,
+    h_next: FixedVec<f32, MAX_HIDDEN>,
+    probs: FixedVec<f32, MAX_ACTIONS>,
+}
+
+fn filled<const N: usize>(len: usize) -> FixedVec<f32, N> {
+    let mut v = FixedVec::new();
+    // Capacities were checked against the blob's dims at parse time.
+    let _ = v.resize(len.min(N), 0.0);
+    v
+}
+
+impl<'a> NanoPolicy<'a> {
+    /// A policy for agent `agent_id` from the blob `bytes`.
+    pub fn new(bytes: &'a [u8], agent_id: usize) -> Result<Self, PolicyError> {
+        let blob = NanoBlob::parse(bytes)?;
+        let s = blob.spec();
+        if agent_id >= s.n_agents {
+            return Err(SpecError::OutOfRange { what: "agent_id", got: agent_id, bound: s.n_agents }.into());
+        }
+        Ok(Self {
+            blob,
+            agent_id,
+            prev_action: None,
+            h: filled(s.hidden),
+            x: filled(s.input_dim()),
+            e: filled(s.hidden),
+            gi: filled(3 * s.hidden),
+            gh: filled(3 * s.hidden),
+            h_next: filled(s.hidden),
+            probs: filled(s.n_actions),
+        })
+    }
+
+    /// The blob this policy runs.
+    pub fn blob(&self) -> &NanoBlob<'a> {
+        &self.blob
+    }
+}
+
+impl Policy for NanoPolicy<'_> {
+    fn spec(&self) -> ActorSpec {
+        self.blob.spec()
+    }
+
+    fn reset(&mut self) {
+        self.h.iter_mut().for_each(|v| *v = 0.0);
+        self.prev_action = None;
+    }
+
+    fn step(&mut self, obs: &[f32], avail: &[f32]) -> Result<Decision<'_>, PolicyError> {
+        let s = self.blob.spec();
+        check_inputs(&s, obs, avail)?;
+        let (b, l) = (&self.blob, self.blob.layout);
+        let (hd, a) = (s.hidden, s.n_actions);
+
+        // x = [obs, one_hot(prev), one_hot(id)], optionally normalised.
+        self.x.iter_mut().for_each(|v| *v = 0.0);
+        self.x[..s.obs_dim].copy_from_slice(obs);
+        if let Some(u) = self.prev_action {
+            self.x[s.obs_dim + u] = 1.0;
+        }
+        self.x[s.obs_dim + a + self.agent_id] = 1.0;
+        if let Some((gamma, beta)) = l.norm {
+            let n = self.x.len() as f32;
+            let mean = self.x.iter().sum::<f32>() / n;
+            let var = self.x.iter().map(|v| (v - mean) * (v - mean)).sum::<f32>() / n;
+            let inv = 1.0 / libm::sqrtf(var + LAYER_NORM_EPS);
+            for (k, v) in self.x.iter_mut().enumerate() {
+                *v = (*v - mean) * inv * b.w(gamma + k) + b.w(beta + k);
+            }
+        }
+
+        // Embedding, then PyTorch's GRUCell (gates r, z, n).
+        b.affine(l.fc1_w, l.fc1_b, &self.x, &mut self.e);
+        self.e.iter_mut().for_each(|v| *v = v.max(0.0));
+        b.affine(l.w_ih, l.b_ih, &self.e, &mut self.gi);
+        b.affine(l.w_hh, l.b_hh, &self.h, &mut self.gh);
+        for k in 0..hd {
+            let r = sigmoid(self.gi[k] + self.gh[k]);
+            let z = sigmoid(self.gi[hd + k] + self.gh[hd + k]);
+            let n = libm::tanhf(self.gi[2 * hd + k] + r * self.gh[2 * hd + k]);
+            self.h_next[k] = (1.0 - z) * n + z * self.h[k];
+        }
+        self.h.copy_from_slice(&self.h_next);
+
+        // Masked softmax: unavailable actions get exactly 0.
+        b.affine(l.fc2_w, l.fc2_b, &self.h, &mut self.probs);
+        let max = (0..a).filter(|&k| avail[k] > 0.0).map(|k| self.probs[k]).fold(f32::NEG_INFINITY, f32::max);
+        let mut total = 0.0;
+        for (k, p) in self.probs.iter_mut().enumerate() {
+            *p = if avail[k] > 0.0 { libm::expf(*p - max) } else { 0.0 };
+            total += *p;
+        }
+        self.probs.iter_mut().for_each(|p| *p /= total);
+        let action = greedy(&self.probs);
+        self.prev_action = Some(action);
+        Ok(Decision { action, probs: &self.probs })
+    }
+
+    fn hidden(&self) -> &[f32] {
+        &self.h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: ActorSpec = ActorSpec { obs_dim: 2, n_actions: 3, n_agents: 2, hidden: 2 };
+
+    /// A blob for SPEC with every weight `w`, and its checksum fixed up.
+    fn blob(w: f32) -> std::vec::Vec<u8> {
+        let mut out = std::vec::Vec::from(MAGIC);
+        for v in [FORMAT_VERSION, 2, 3, 2, 2, 0] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for _ in 0..Layout::of(&SPEC, false).floats {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    fn refix_crc(b: &mut [u8]) {
+        let n = b.len() - 4;
+        let crc = crc32fast::hash(&b[..n]);
+        b[n..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    #[test]
+    fn bad_blobs_are_typed_errors() {
+        let good = blob(0.1);
+        assert_eq!(good.len(), blob_len(&SPEC, false));
+        assert!(NanoBlob::parse(&good).is_ok());
+
+        let mut b = good.clone();
+        b[0] = b'X';
+        assert_eq!(NanoBlob::parse(&b).unwrap_err(), BlobError::Magic);
+        let mut b = good.clone();
+        b[8] = 9;
+        refix_crc(&mut b);
+        assert_eq!(NanoBlob::parse(&b).unwrap_err(), BlobError::Version { got: 9 });
+        let b = &good[..good.len() - 8];
+        assert!(matches!(NanoBlob::parse(b).unwrap_err(), BlobError::Size { .. }));
+        let mut b = good.clone();
+        b[40] ^= 0x40;
+        assert!(matches!(NanoBlob::parse(&b).unwrap_err(), BlobError::Checksum { .. }));
+        let mut b = good.clone();
+        b[24..28].copy_from_slice(&(MAX_HIDDEN as u32 + 1).to_le_bytes());
+        assert_eq!(
+            NanoBlob::parse(&b).unwrap_err(),
+            BlobError::Capacity { field: "hidden", got: MAX_HIDDEN + 1, max: MAX_HIDDEN }
+        );
+    }
+
+    #[test]
+    fn a_step_follows_the_gru_by_hand_and_masks_exactly() {
+        // Every weight 0.1: x = [obs 1, 1, prev none 0 0 0, id 1 0] sums to 3;
+        // e = relu(0.1 * 3 + 0.1) = 0.4 per unit; gates: gi = 0.1 * 0.8 + 0.1
+        // = 0.18, gh = 0.1 (h = 0); r = z = s(0.28); n = tanh(0.18 + r 0.1);
+        // h' = (1 - z) n.
+        let bytes = blob(0.1);
+        let mut p = NanoPolicy::new(&bytes, 0).unwrap();
+        let d = p.step(&[1.0, 1.0], &[1.0, 0.0, 1.0]).unwrap();
+        assert_eq!(d.probs[1], 0.0);
+        assert!((d.probs[0] - 0.5).abs() < 1e-7 && (d.probs[2] - 0.5).abs() < 1e-7, "{:?}", d.probs);
+        let s = 1.0 / (1.0 + (-0.28f32).exp());
+        let n = (0.18 + s * 0.1f32).tanh();
+        let h = (1.0 - s) * n;
+        assert!(p.hidden().iter().all(|v| (v - h).abs() < 1e-6), "{:?} vs {h}", p.hidden());
+        // Bad input leaves the state alone.
+        assert!(p.step(&[f32::NAN, 0.0], &[1.0, 1.0, 1.0]).is_err());
+        assert!(p.step(&[0.0, 0.0], &[0.0, 0.0, 0.0]).is_err());
+        assert!(p.hidden().iter().all(|v| (v - h).abs() < 1e-6));
+        p.reset();
+        assert_eq!(p.hidden(), &[0.0, 0.0]);
+        assert!(NanoPolicy::new(&bytes, 2).is_err());
+    }
+}
