@@ -101,6 +101,19 @@ fn corrupt_or_missing_checkpoints_are_clear_errors_and_write_nothing() {
     assert!(err.contains("actor.safetensors") && err.contains("does not match"), "{err}");
     assert!(!out.exists());
 
+    // A sidecar that does not match the weights (another network's dims).
+    let other = random_checkpoint(
+        &dir.path().join("other"),
+        ActorOptions { input_layer_norm: false, orthogonal_init: false },
+        6,
+    );
+    let sidecar = other.join("checkpoint.json");
+    let text = std::fs::read_to_string(&sidecar).unwrap().replace("\"hidden\": 64", "\"hidden\": 32");
+    std::fs::write(&sidecar, text).unwrap();
+    let err = export_onnx(&other, &out, VerifySettings::default()).unwrap_err().to_string();
+    assert!(err.contains("actor.safetensors") && err.contains("has shape"), "{err}");
+    assert!(!out.exists());
+
     let err = murmur_export::resolve_checkpoint(&dir.path().join("nowhere"), None).unwrap_err().to_string();
     assert!(err.contains("nowhere") && err.contains("no checkpoint yet"), "{err}");
     let err = murmur_export::resolve_checkpoint(dir.path(), Some(Path::new("step_42"))).unwrap_err().to_string();
