@@ -113,12 +113,38 @@ fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]])
 }
 
+/// The weights as stored: read in place as `f32` when the bytes are
+/// 4-byte aligned on a little-endian target, else decoded value by value.
+#[derive(Debug, Clone, Copy)]
+enum Weights<'a> {
+    Floats(&'a [f32]),
+    Bytes(&'a [u8]),
+}
+
 /// A checked nano blob: its dims and where its weights are.
 #[derive(Debug, Clone, Copy)]
 pub struct NanoBlob<'a> {
-    weights: &'a [u8],
+    weights: Weights<'a>,
     spec: ActorSpec,
     layout: Layout,
+}
+
+/// `sum_c w[c] x[c]` with eight independent partial sums, so the compiler
+/// can keep them in SIMD lanes (one running sum would serialise the adds).
+fn dot(w: &[f32], x: &[f32]) -> f32 {
+    let mut acc = [0f32; 8];
+    let (wc, xc) = (w.chunks_exact(8), x.chunks_exact(8));
+    let (wr, xr) = (wc.remainder(), xc.remainder());
+    for (a, b) in wc.zip(xc) {
+        for k in 0..8 {
+            acc[k] += a[k] * b[k];
+        }
+    }
+    let mut total = acc.iter().sum::<f32>();
+    for (a, b) in wr.iter().zip(xr) {
+        total += a * b;
+    }
+    total
 }
 
 impl<'a> NanoBlob<'a> {
@@ -157,7 +183,12 @@ impl<'a> NanoBlob<'a> {
         if got != want {
             return Err(BlobError::Checksum { got, expected: want });
         }
-        Ok(Self { weights: &body[HEADER_BYTES..], spec, layout: Layout::of(&spec, layer_norm) })
+        let raw = &body[HEADER_BYTES..];
+        let weights = match bytemuck::try_cast_slice::<u8, f32>(raw) {
+            Ok(floats) if cfg!(target_endian = "little") => Weights::Floats(floats),
+            _ => Weights::Bytes(raw),
+        };
+        Ok(Self { weights, spec, layout: Layout::of(&spec, layer_norm) })
     }
 
     /// The actor's dimensions.
@@ -170,23 +201,39 @@ impl<'a> NanoBlob<'a> {
         self.layout.norm.is_some()
     }
 
+    /// Whether the weights are read in place (aligned, little-endian).
+    pub fn in_place(&self) -> bool {
+        matches!(self.weights, Weights::Floats(_))
+    }
+
     /// Weight number `k` (in floats from the weights' start).
     fn w(&self, k: usize) -> f32 {
-        let at = 4 * k;
-        f32::from_le_bytes([self.weights[at], self.weights[at + 1], self.weights[at + 2], self.weights[at + 3]])
+        match self.weights {
+            Weights::Floats(f) => f[k],
+            Weights::Bytes(b) => {
+                let at = 4 * k;
+                f32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+            }
+        }
     }
 
     /// `out[r] = bias[r] + sum_c W[r, c] x[c]` for the row-major matrix at
     /// `w` with `out.len()` rows and `x.len()` columns.
     fn affine(&self, w: usize, bias: usize, x: &[f32], out: &mut [f32]) {
         let cols = x.len();
-        for (r, o) in out.iter_mut().enumerate() {
-            let row = w + r * cols;
-            let mut acc = self.w(bias + r);
-            for (c, xc) in x.iter().enumerate() {
-                acc += self.w(row + c) * xc;
+        match self.weights {
+            Weights::Floats(f) => {
+                for (r, o) in out.iter_mut().enumerate() {
+                    let row = w + r * cols;
+                    *o = f[bias + r] + dot(&f[row..row + cols], x);
+                }
             }
-            *o = acc;
+            Weights::Bytes(_) => {
+                for (r, o) in out.iter_mut().enumerate() {
+                    let row = w + r * cols;
+                    *o = self.w(bias + r) + x.iter().enumerate().map(|(c, xc)| self.w(row + c) * xc).sum::<f32>();
+                }
+            }
         }
     }
 }
@@ -384,5 +431,31 @@ mod tests {
         p.reset();
         assert_eq!(p.hidden(), &[0.0, 0.0]);
         assert!(NanoPolicy::new(&bytes, 2).is_err());
+    }
+
+    #[test]
+    fn misaligned_blobs_decode_to_the_same_numbers() {
+        let mut out = std::vec::Vec::from(MAGIC);
+        for v in [FORMAT_VERSION, 2, 3, 2, 2, 0] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for k in 0..Layout::of(&SPEC, false).floats {
+            out.extend_from_slice(&(((k * 37) % 11) as f32 * 0.07 - 0.3).to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        let mut shifted = std::vec![0u8];
+        shifted.extend_from_slice(&out);
+        let (a, b) = (NanoBlob::parse(&out).unwrap(), NanoBlob::parse(&shifted[1..]).unwrap());
+        assert_ne!(a.in_place(), b.in_place(), "one copy must take each path");
+        let (mut pa, mut pb) = (NanoPolicy::new(&out, 1).unwrap(), NanoPolicy::new(&shifted[1..], 1).unwrap());
+        for t in 0..5 {
+            let obs = [t as f32 * 0.3, -1.0];
+            let da = pa.step(&obs, &[1.0, 1.0, 0.0]).unwrap().probs.to_vec();
+            let db = pb.step(&obs, &[1.0, 1.0, 0.0]).unwrap().probs.to_vec();
+            for (x, y) in da.iter().zip(&db) {
+                assert!((x - y).abs() < 1e-6, "{da:?} vs {db:?}");
+            }
+        }
     }
 }

@@ -1,0 +1,103 @@
+//! One decision of an exported actor (obs 18, hidden 64, 5 actions: the
+//! spread actor) through each runtime policy: criterion's estimate, then
+//! per-step latency percentiles over 50,000 timed steps.
+//!
+//! `cargo bench --bench policy_step` (see docs/benchmarks.md).
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::path::Path;
+use std::time::Instant;
+
+use criterion::Criterion;
+use murmur::export::{export, Format, VerifySettings};
+use murmur::runtime::policy::{NanoPolicy, OnnxPolicy};
+use murmur::runtime::{ActorSpec, Policy};
+use murmur::train::actor::{Actor, ActorOptions};
+use murmur::train::checkpoint::{self, CheckpointMeta};
+
+const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
+
+/// Observations and masks cycled through by the timed loops.
+fn inputs() -> Vec<(Vec<f32>, Vec<f32>)> {
+    (0..64)
+        .map(|k| {
+            let obs = (0..SPEC.obs_dim).map(|i| ((k * 31 + i * 7) % 13) as f32 * 0.2 - 1.2).collect();
+            let mut avail: Vec<f32> = (0..SPEC.n_actions).map(|a| f32::from(u8::from((k + a) % 4 != 0))).collect();
+            avail[k % SPEC.n_actions] = 1.0;
+            (obs, avail)
+        })
+        .collect()
+}
+
+fn exported(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    tch::manual_seed(1);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let _actor = Actor::new(&vs.root(), SPEC, options);
+    let meta = CheckpointMeta {
+        format_version: 0,
+        learner: "bench".into(),
+        environment: "spread".into(),
+        spec: SPEC,
+        actor_options: options,
+        env_steps: 0,
+        episodes: 0,
+        updates: 0,
+        sha256: BTreeMap::new(),
+    };
+    let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).expect("checkpoint");
+    let (onnx, nano) = (dir.join("actor.onnx"), dir.join("actor.nano"));
+    export(&ckpt, &onnx, Format::Onnx, VerifySettings::default()).expect("onnx export");
+    export(&ckpt, &nano, Format::Nano, VerifySettings::default()).expect("nano export");
+    (onnx, std::fs::read(nano).expect("nano blob"))
+}
+
+/// p50 and p99 of `steps` individually timed decisions, in microseconds.
+fn percentiles(policy: &mut dyn Policy, data: &[(Vec<f32>, Vec<f32>)], steps: usize) -> (f64, f64) {
+    let mut times = Vec::with_capacity(steps);
+    for k in 0..steps {
+        if k % 25 == 0 {
+            policy.reset();
+        }
+        let (obs, avail) = &data[k % data.len()];
+        let start = Instant::now();
+        black_box(policy.step(obs, avail).expect("step").action);
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[steps / 2], times[steps * 99 / 100])
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (onnx, blob) = exported(dir.path());
+    let data = inputs();
+    let mut onnx_policy = OnnxPolicy::load(&onnx, 0).expect("onnx policy");
+    let mut nano_policy = NanoPolicy::new(&blob, 0).expect("nano policy");
+    assert!(nano_policy.blob().in_place(), "the blob was read into an unaligned buffer");
+
+    let mut c = Criterion::default().configure_from_args();
+    let mut group = c.benchmark_group("policy_step_obs18_h64_a5");
+    for (name, policy) in [("nano", &mut nano_policy as &mut dyn Policy), ("onnx", &mut onnx_policy)] {
+        let mut k = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                if k % 25 == 0 {
+                    policy.reset();
+                }
+                let (obs, avail) = &data[k % data.len()];
+                k += 1;
+                black_box(policy.step(obs, avail).expect("step").action)
+            })
+        });
+    }
+    group.finish();
+    c.final_summary();
+
+    for (name, policy) in [("nano", &mut nano_policy as &mut dyn Policy), ("onnx", &mut onnx_policy)] {
+        percentiles(policy, &data, 5_000); // warm up
+        let (p50, p99) = percentiles(policy, &data, 50_000);
+        println!("{name}: step latency p50 {p50:.2} us, p99 {p99:.2} us (50,000 steps, one thread)");
+    }
+}
