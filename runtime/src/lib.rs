@@ -5,7 +5,8 @@
 //! actor: [`policy::OnnxPolicy`] (ONNX Runtime, feature `onnx`) and
 //! [`policy::NanoPolicy`] (pure Rust, `no_std`, no heap, weights read from a
 //! byte slice). Without the default `std` feature the crate is `no_std`.
-//! The wire messages and the Zenoh agent loop join it in later milestones. This
+//! [`wire`] holds the swarm's messages (postcard, no heap). The Zenoh agent
+//! loop joins it in a later milestone. This
 //! crate never depends on libtorch: `cargo tree -p murmur-runtime` stays free
 //! of tch and torch-sys.
 #![cfg_attr(not(feature = "std"), no_std)]
@@ -13,6 +14,7 @@
 
 pub mod policy;
 pub mod spec;
+pub mod wire;
 
 pub use policy::{Decision, Policy, PolicyError};
 pub use spec::{ActorSpec, SpecError};

@@ -1,0 +1,380 @@
+//! The swarm's wire messages (DESIGN.md, "Wire"): serde structs encoded
+//! with postcard into caller-provided buffers, so neither encoding nor
+//! decoding touches the heap. Every message starts with [`WIRE_VERSION`];
+//! decoding checks it before anything else, then rejects trailing bytes,
+//! lengths that do not fit the actor, non-finite numbers and out-of-range
+//! actions, each with its own [`WireError`].
+//!
+//! Key expressions: `murmur/<swarm>/agent/<id>/obs` carries
+//! [`ObservationMsg`] (coordinator to robot), `murmur/<swarm>/agent/<id>/act`
+//! carries [`ActionMsg`] (robot to coordinator).
+
+use heapless::Vec as FixedVec;
+use serde::{Deserialize, Serialize};
+
+use crate::spec::ActorSpec;
+
+/// Version of the message layouts this crate reads and writes.
+pub const WIRE_VERSION: u16 = 1;
+/// Longest observation a message carries.
+pub const MAX_OBS: usize = 256;
+/// Most actions a message carries.
+pub const MAX_ACTIONS: usize = 32;
+/// A buffer this long holds any message.
+pub const MAX_MESSAGE_BYTES: usize = 16 + 5 * MAX_OBS + 5 * MAX_ACTIONS + 64;
+
+/// Why a message cannot be encoded or used.
+#[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
+pub enum WireError {
+    /// The payload is not a well-formed message (truncated, garbage).
+    #[error("{message}: malformed payload ({reason})")]
+    Malformed {
+        /// Which message was expected.
+        message: &'static str,
+        /// postcard's reason.
+        reason: &'static str,
+    },
+    /// A layout version this crate does not speak.
+    #[error("{message}: wire version {got}, expected {WIRE_VERSION}")]
+    Version {
+        /// Which message.
+        message: &'static str,
+        /// The version received.
+        got: u16,
+    },
+    /// Bytes left over after the message.
+    #[error("{message}: {extra} trailing bytes after the message")]
+    Trailing {
+        /// Which message.
+        message: &'static str,
+        /// How many.
+        extra: usize,
+    },
+    /// A field's length does not fit the actor.
+    #[error("{message}: `{field}` has {got} values, expected {expected}")]
+    Length {
+        /// Which message.
+        message: &'static str,
+        /// The field.
+        field: &'static str,
+        /// Values received.
+        got: usize,
+        /// Values the actor needs.
+        expected: usize,
+    },
+    /// A number is NaN or infinite, or outside its range.
+    #[error("{message}: `{field}[{index}]` is {value}, expected {expected}")]
+    BadValue {
+        /// Which message.
+        message: &'static str,
+        /// The field.
+        field: &'static str,
+        /// Position in the field.
+        index: usize,
+        /// The value received.
+        value: f32,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// An action index beyond the actor's actions.
+    #[error("{message}: action {got}, expected a value below {n_actions}")]
+    ActionOutOfRange {
+        /// Which message.
+        message: &'static str,
+        /// The action received.
+        got: u16,
+        /// The actor's action count.
+        n_actions: usize,
+    },
+    /// The output buffer is too small.
+    #[error("{message}: the encoding buffer is too small")]
+    BufferFull {
+        /// Which message.
+        message: &'static str,
+    },
+}
+
+/// Coordinator to robot: what agent `id` observes at `step`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObservationMsg {
+    /// [`WIRE_VERSION`].
+    pub version: u16,
+    /// Episode number; a new one resets the recurrent state.
+    pub episode: u64,
+    /// Step within the episode.
+    pub step: u32,
+    /// Start a new episode at this step (resets the recurrent state).
+    pub reset: bool,
+    /// The observation (`obs_dim` finite values).
+    pub obs: FixedVec<f32, MAX_OBS>,
+    /// The availability mask (`n_actions` values, each 0 or 1).
+    pub avail: FixedVec<f32, MAX_ACTIONS>,
+}
+
+/// Where a robot's command came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ActionSource {
+    /// The policy decided.
+    Policy,
+    /// The observation was unusable: the safe action.
+    Fallback,
+    /// No observation arrived in time: the safe action.
+    Stale,
+}
+
+/// Robot to coordinator: what agent `id` did at `step`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActionMsg {
+    /// [`WIRE_VERSION`].
+    pub version: u16,
+    /// Episode number of the observation answered.
+    pub episode: u64,
+    /// Step of the observation answered.
+    pub step: u32,
+    /// The action taken.
+    pub action: u16,
+    /// Where it came from.
+    pub source: ActionSource,
+    /// The policy's probabilities (`n_actions` values in [0, 1]; empty for a
+    /// fallback).
+    pub probs: FixedVec<f32, MAX_ACTIONS>,
+    /// Inference time, microseconds.
+    pub inference_us: u32,
+    /// SHA-256 of the model that decided.
+    pub model_sha256: [u8; 32],
+}
+
+fn malformed(message: &'static str) -> impl Fn(postcard::Error) -> WireError {
+    move |e| WireError::Malformed {
+        message,
+        reason: match e {
+            postcard::Error::DeserializeUnexpectedEnd => "truncated",
+            postcard::Error::DeserializeBadVarint => "bad varint",
+            postcard::Error::DeserializeBadBool => "bad bool",
+            postcard::Error::DeserializeBadEnum => "bad enum tag",
+            _ => "not this message",
+        },
+    }
+}
+
+/// Decodes a `T` whose first field is the version, checking the version
+/// first and that nothing trails the message.
+fn decode<'a, T: Deserialize<'a>>(bytes: &'a [u8], message: &'static str) -> Result<T, WireError> {
+    let (version, _) = postcard::take_from_bytes::<u16>(bytes).map_err(malformed(message))?;
+    if version != WIRE_VERSION {
+        return Err(WireError::Version { message, got: version });
+    }
+    let (msg, rest) = postcard::take_from_bytes::<T>(bytes).map_err(malformed(message))?;
+    if !rest.is_empty() {
+        return Err(WireError::Trailing { message, extra: rest.len() });
+    }
+    Ok(msg)
+}
+
+fn encode<'b, T: Serialize>(msg: &T, buf: &'b mut [u8], message: &'static str) -> Result<&'b [u8], WireError> {
+    postcard::to_slice(msg, buf).map(|b| &*b).map_err(|_| WireError::BufferFull { message })
+}
+
+fn check_len(message: &'static str, field: &'static str, got: usize, expected: usize) -> Result<(), WireError> {
+    if got == expected {
+        Ok(())
+    } else {
+        Err(WireError::Length { message, field, got, expected })
+    }
+}
+
+impl ObservationMsg {
+    const NAME: &'static str = "observation message";
+
+    /// Encodes into `buf`; returns the bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], WireError> {
+        encode(self, buf, Self::NAME)
+    }
+
+    /// Decodes `bytes` and checks it against `spec`: `obs_dim` finite
+    /// observations and `n_actions` mask values that are 0 or 1.
+    pub fn decode(bytes: &[u8], spec: &ActorSpec) -> Result<Self, WireError> {
+        let msg: Self = decode(bytes, Self::NAME)?;
+        check_len(Self::NAME, "obs", msg.obs.len(), spec.obs_dim)?;
+        check_len(Self::NAME, "avail", msg.avail.len(), spec.n_actions)?;
+        if let Some((index, &value)) = msg.obs.iter().enumerate().find(|(_, v)| !v.is_finite()) {
+            return Err(WireError::BadValue {
+                message: Self::NAME,
+                field: "obs",
+                index,
+                value,
+                expected: "a finite number",
+            });
+        }
+        if let Some((index, &value)) = msg.avail.iter().enumerate().find(|(_, v)| **v != 0.0 && **v != 1.0) {
+            return Err(WireError::BadValue { message: Self::NAME, field: "avail", index, value, expected: "0 or 1" });
+        }
+        Ok(msg)
+    }
+}
+
+impl ActionMsg {
+    const NAME: &'static str = "action message";
+
+    /// Encodes into `buf`; returns the bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], WireError> {
+        encode(self, buf, Self::NAME)
+    }
+
+    /// Decodes `bytes` and checks it against `spec`: an action below
+    /// `n_actions` and, unless empty, `n_actions` probabilities in [0, 1].
+    pub fn decode(bytes: &[u8], spec: &ActorSpec) -> Result<Self, WireError> {
+        let msg: Self = decode(bytes, Self::NAME)?;
+        if usize::from(msg.action) >= spec.n_actions {
+            return Err(WireError::ActionOutOfRange {
+                message: Self::NAME,
+                got: msg.action,
+                n_actions: spec.n_actions,
+            });
+        }
+        if !msg.probs.is_empty() {
+            check_len(Self::NAME, "probs", msg.probs.len(), spec.n_actions)?;
+        }
+        if let Some((index, &value)) = msg.probs.iter().enumerate().find(|(_, p)| !(0.0..=1.0).contains(*p)) {
+            return Err(WireError::BadValue {
+                message: Self::NAME,
+                field: "probs",
+                index,
+                value,
+                expected: "a probability in [0, 1]",
+            });
+        }
+        Ok(msg)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPEC: ActorSpec = ActorSpec { obs_dim: 3, n_actions: 4, n_agents: 2, hidden: 8 };
+
+    fn obs_msg() -> ObservationMsg {
+        ObservationMsg {
+            version: WIRE_VERSION,
+            episode: 7,
+            step: 3,
+            reset: false,
+            obs: FixedVec::from_slice(&[0.5, -1.0, 2.0]).unwrap(),
+            avail: FixedVec::from_slice(&[1.0, 0.0, 1.0, 1.0]).unwrap(),
+        }
+    }
+
+    fn act_msg() -> ActionMsg {
+        ActionMsg {
+            version: WIRE_VERSION,
+            episode: 7,
+            step: 3,
+            action: 2,
+            source: ActionSource::Policy,
+            probs: FixedVec::from_slice(&[0.25, 0.0, 0.5, 0.25]).unwrap(),
+            inference_us: 12,
+            model_sha256: [7; 32],
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let mut buf = [0u8; MAX_MESSAGE_BYTES];
+        let bytes = obs_msg().encode(&mut buf).unwrap().to_vec();
+        assert_eq!(bytes[0], WIRE_VERSION as u8, "the version leads");
+        assert_eq!(ObservationMsg::decode(&bytes, &SPEC).unwrap(), obs_msg());
+        let bytes = act_msg().encode(&mut buf).unwrap().to_vec();
+        assert_eq!(ActionMsg::decode(&bytes, &SPEC).unwrap(), act_msg());
+    }
+
+    #[test]
+    fn bad_messages_get_their_own_errors() {
+        let mut buf = [0u8; MAX_MESSAGE_BYTES];
+        let good = obs_msg().encode(&mut buf).unwrap().to_vec();
+
+        let mut v2 = good.clone();
+        v2[0] = 2;
+        assert!(matches!(ObservationMsg::decode(&v2, &SPEC), Err(WireError::Version { got: 2, .. })));
+        assert!(matches!(
+            ObservationMsg::decode(&good[..good.len() - 1], &SPEC),
+            Err(WireError::Malformed { reason: "truncated", .. })
+        ));
+        let mut long = good.clone();
+        long.push(0);
+        assert!(matches!(ObservationMsg::decode(&long, &SPEC), Err(WireError::Trailing { extra: 1, .. })));
+
+        let mut m = obs_msg();
+        m.obs[1] = f32::NAN;
+        let b = m.encode(&mut buf).unwrap().to_vec();
+        assert!(matches!(ObservationMsg::decode(&b, &SPEC), Err(WireError::BadValue { field: "obs", index: 1, .. })));
+        let mut m = obs_msg();
+        m.avail[3] = 0.5;
+        let b = m.encode(&mut buf).unwrap().to_vec();
+        assert!(matches!(ObservationMsg::decode(&b, &SPEC), Err(WireError::BadValue { field: "avail", index: 3, .. })));
+        let mut m = obs_msg();
+        m.obs.push(1.0).unwrap();
+        let b = m.encode(&mut buf).unwrap().to_vec();
+        assert!(matches!(
+            ObservationMsg::decode(&b, &SPEC),
+            Err(WireError::Length { field: "obs", got: 4, expected: 3, .. })
+        ));
+
+        let mut a = act_msg();
+        a.action = 4;
+        let b = a.encode(&mut buf).unwrap().to_vec();
+        assert!(matches!(ActionMsg::decode(&b, &SPEC), Err(WireError::ActionOutOfRange { got: 4, .. })));
+        let mut a = act_msg();
+        a.probs[0] = f32::INFINITY;
+        let b = a.encode(&mut buf).unwrap().to_vec();
+        assert!(matches!(ActionMsg::decode(&b, &SPEC), Err(WireError::BadValue { field: "probs", .. })));
+        // An observation is not an action.
+        assert!(ActionMsg::decode(&good, &SPEC).is_err());
+        assert!(matches!(obs_msg().encode(&mut [0u8; 8]), Err(WireError::BufferFull { .. })));
+    }
+
+    #[test]
+    fn random_and_mutated_payloads_never_panic() {
+        // 100,000 payloads: random bytes, truncations and bit flips of good
+        // messages. Decoding must return, and anything accepted must hold
+        // only finite numbers and in-range actions.
+        let mut buf = [0u8; MAX_MESSAGE_BYTES];
+        let good_obs = obs_msg().encode(&mut buf).unwrap().to_vec();
+        let good_act = act_msg().encode(&mut buf).unwrap().to_vec();
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for k in 0..100_000 {
+            let base = if k % 2 == 0 { &good_obs } else { &good_act };
+            let payload: std::vec::Vec<u8> = match k % 3 {
+                0 => (0..next() % 80).map(|_| next() as u8).collect(),
+                1 => base[..(next() as usize % (base.len() + 1))].to_vec(),
+                _ => {
+                    let mut p = base.clone();
+                    for _ in 0..1 + next() % 4 {
+                        let i = next() as usize % p.len();
+                        p[i] ^= 1 << (next() % 8);
+                    }
+                    p
+                }
+            };
+            if let Ok(m) = ObservationMsg::decode(&payload, &SPEC) {
+                assert!(m.obs.iter().all(|v| v.is_finite()) && m.avail.iter().all(|v| *v == 0.0 || *v == 1.0));
+                accepted += 1;
+            }
+            if let Ok(m) = ActionMsg::decode(&payload, &SPEC) {
+                assert!(usize::from(m.action) < SPEC.n_actions && m.probs.iter().all(|p| (0.0..=1.0).contains(p)));
+                accepted += 1;
+            }
+        }
+        assert!(
+            accepted > 0,
+            "no mutated payload was ever accepted: the generator is too destructive to test acceptance"
+        );
+    }
+}
