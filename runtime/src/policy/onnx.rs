@@ -2,18 +2,16 @@
 //! library `scripts/setup` installs; nothing is downloaded).
 //!
 //! One session per agent, one intra-op thread (a robot runs one agent; more
-//! threads only add wake-up latency for a network this small). Inputs live
-//! in buffers allocated once at load; each step copies the new observation
-//! and mask in, runs, and copies `probs` and `h_out` out.
+//! threads only add wake-up latency for a network this small).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use ndarray::{Array1, Array2};
 use ort::environment::Environment;
 use ort::session::builder::GraphOptimizationLevel;
-use ort::session::Session;
-use ort::value::TensorRef;
+use ort::session::{IoBinding, Session};
+use ort::value::{PrimitiveTensorElementType, Tensor};
+use ort::AsPointer;
 
 use super::{check_inputs, greedy, Decision, Policy, PolicyError};
 use crate::spec::{ActorSpec, SpecError};
@@ -59,15 +57,62 @@ fn metadata_dim(session: &Session, path: &Path, key: &str) -> Result<usize, Poli
 }
 
 /// An exported actor run by ONNX Runtime for one agent.
+///
+/// Inputs and outputs are ONNX Runtime tensors allocated once and bound to
+/// the session (`IoBinding`); a step writes the observation and mask into
+/// the bound input buffers, runs, and reads the bound outputs: no heap
+/// allocation on the Rust side after warm-up.
 pub struct OnnxPolicy {
     session: Session,
+    binding: IoBinding,
     spec: ActorSpec,
-    obs: Array2<f32>,
-    prev_action: Array1<i64>,
-    agent_id: Array1<i64>,
-    h: Array2<f32>,
-    avail: Array2<f32>,
+    obs: Tensor<f32>,
+    prev_action: Tensor<i64>,
+    h_in: Tensor<f32>,
+    avail: Tensor<f32>,
+    probs_out: Tensor<f32>,
+    h_out: Tensor<f32>,
     probs: Vec<f32>,
+    h: Vec<f32>,
+}
+
+impl OnnxPolicy {
+    /// ONNX Runtime's `RunWithBinding` on the bound tensors. `ort`'s
+    /// `Session::run_binding` wraps each output in a fresh `Arc` and
+    /// collects names and values into vectors (four allocations a step);
+    /// the outputs are already our own bound tensors, so the call alone
+    /// does the work.
+    fn run_bound(&mut self) -> Result<(), PolicyError> {
+        let api = ort::api();
+        // SAFETY: both pointers come from wrappers `self` owns and keeps
+        // alive, as it does every tensor bound to the binding; `&mut self`
+        // gives the exclusive use of the session that RunWithBinding needs.
+        let status =
+            unsafe { (api.RunWithBinding)(self.session.ptr().cast_mut(), std::ptr::null(), self.binding.ptr()) };
+        if status.0.is_null() {
+            return Ok(());
+        }
+        // SAFETY: a non-null status is a live OrtStatus we own until released.
+        let msg = unsafe {
+            let msg = std::ffi::CStr::from_ptr((api.GetErrorMessage)(status.0)).to_string_lossy().into_owned();
+            (api.ReleaseStatus)(status.0);
+            msg
+        };
+        Err(PolicyError::Runtime(msg))
+    }
+}
+
+/// A tensor of `shape` from the session's CPU allocator, filled with `value`.
+fn tensor<T: PrimitiveTensorElementType + Copy + std::fmt::Debug>(
+    session: &Session,
+    shape: &[usize],
+    value: T,
+) -> Result<Tensor<T>, PolicyError> {
+    let err = |e: ort::Error| PolicyError::Runtime(e.to_string());
+    let dims: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
+    let mut t = Tensor::<T>::new(session.allocator(), dims).map_err(err)?;
+    t.try_extract_tensor_mut::<T>().map_err(err)?.1.fill(value);
+    Ok(t)
 }
 
 impl OnnxPolicy {
@@ -93,49 +138,43 @@ impl OnnxPolicy {
         if agent_id >= spec.n_agents {
             return Err(SpecError::OutOfRange { what: "agent_id", got: agent_id, bound: spec.n_agents }.into());
         }
-        // One warm-up run so the first real step pays no lazy initialisation.
+        let ort_err = |e: ort::Error| PolicyError::Runtime(e.to_string());
+        let agent = tensor(&session, &[1], agent_id as i64)?;
         let mut policy = Self {
-            obs: Array2::zeros((1, spec.obs_dim)),
-            prev_action: Array1::from_elem(1, -1),
-            agent_id: Array1::from_elem(1, agent_id as i64),
-            h: Array2::zeros((1, spec.hidden)),
-            avail: Array2::ones((1, spec.n_actions)),
+            binding: session.create_binding().map_err(ort_err)?,
+            obs: tensor(&session, &[1, spec.obs_dim], 0.0f32)?,
+            prev_action: tensor(&session, &[1], -1i64)?,
+            h_in: tensor(&session, &[1, spec.hidden], 0.0f32)?,
+            avail: tensor(&session, &[1, spec.n_actions], 1.0f32)?,
+            probs_out: tensor(&session, &[1, spec.n_actions], 0.0f32)?,
+            h_out: tensor(&session, &[1, spec.hidden], 0.0f32)?,
             probs: vec![0.0; spec.n_actions],
+            h: vec![0.0; spec.hidden],
             spec,
             session,
         };
+        let b = &mut policy.binding;
+        b.bind_input("obs", &policy.obs).map_err(ort_err)?;
+        b.bind_input("prev_action", &policy.prev_action).map_err(ort_err)?;
+        b.bind_input("agent_id", &agent).map_err(ort_err)?;
+        b.bind_input("h_in", &policy.h_in).map_err(ort_err)?;
+        b.bind_input("avail", &policy.avail).map_err(ort_err)?;
+        b.bind_output("probs", &mut policy.probs_out).map_err(ort_err)?;
+        b.bind_output("h_out", &mut policy.h_out).map_err(ort_err)?;
+        // One warm-up run so the first real step pays no lazy initialisation.
         policy.run()?;
         policy.reset();
         Ok(policy)
     }
 
-    /// Runs the session on the input buffers; writes `probs` and the new
-    /// hidden state.
+    /// Runs the session on the bound inputs; copies `probs` and the new
+    /// hidden state out and feeds the hidden state back as the next input.
     fn run(&mut self) -> Result<(), PolicyError> {
         let err = |e: ort::Error| PolicyError::Runtime(e.to_string());
-        let inputs = ort::inputs![
-            "obs" => TensorRef::from_array_view(&self.obs).map_err(err)?,
-            "prev_action" => TensorRef::from_array_view(&self.prev_action).map_err(err)?,
-            "agent_id" => TensorRef::from_array_view(&self.agent_id).map_err(err)?,
-            "h_in" => TensorRef::from_array_view(&self.h).map_err(err)?,
-            "avail" => TensorRef::from_array_view(&self.avail).map_err(err)?,
-        ];
-        let outputs = self.session.run(inputs).map_err(err)?;
-        let (_, probs) = outputs["probs"].try_extract_tensor::<f32>().map_err(err)?;
-        let (_, h_out) = outputs["h_out"].try_extract_tensor::<f32>().map_err(err)?;
-        if probs.len() != self.probs.len() || h_out.len() != self.spec.hidden {
-            return Err(PolicyError::Runtime(format!(
-                "outputs have {} probabilities and {} hidden values, expected {} and {}",
-                probs.len(),
-                h_out.len(),
-                self.probs.len(),
-                self.spec.hidden
-            )));
-        }
-        self.probs.copy_from_slice(probs);
-        if let Some(h) = self.h.as_slice_mut() {
-            h.copy_from_slice(h_out);
-        }
+        self.run_bound()?;
+        self.probs.copy_from_slice(self.probs_out.try_extract_tensor::<f32>().map_err(err)?.1);
+        self.h.copy_from_slice(self.h_out.try_extract_tensor::<f32>().map_err(err)?.1);
+        self.h_in.try_extract_tensor_mut::<f32>().map_err(err)?.1.copy_from_slice(&self.h);
         Ok(())
     }
 }
@@ -147,28 +186,28 @@ impl Policy for OnnxPolicy {
 
     fn reset(&mut self) {
         self.h.fill(0.0);
-        self.prev_action[0] = -1;
+        let _ = self.h_in.try_extract_tensor_mut::<f32>().map(|(_, h)| h.fill(0.0));
+        let _ = self.prev_action.try_extract_tensor_mut::<i64>().map(|(_, p)| p.fill(-1));
     }
 
     fn step(&mut self, obs: &[f32], avail: &[f32]) -> Result<Decision<'_>, PolicyError> {
         check_inputs(&self.spec, obs, avail)?;
-        let saved = self.h.clone();
-        for (dst, src) in self.obs.iter_mut().zip(obs) {
-            *dst = *src;
-        }
-        for (dst, src) in self.avail.iter_mut().zip(avail) {
+        let err = |e: ort::Error| PolicyError::Runtime(e.to_string());
+        self.obs.try_extract_tensor_mut::<f32>().map_err(err)?.1.copy_from_slice(obs);
+        for (dst, src) in self.avail.try_extract_tensor_mut::<f32>().map_err(err)?.1.iter_mut().zip(avail) {
             *dst = if *src > 0.0 { 1.0 } else { 0.0 };
         }
         if let Err(e) = self.run() {
-            self.h = saved;
+            // Leave the recurrent state as it was before this step.
+            let _ = self.h_in.try_extract_tensor_mut::<f32>().map(|(_, h)| h.copy_from_slice(&self.h));
             return Err(e);
         }
         let action = greedy(&self.probs);
-        self.prev_action[0] = action as i64;
+        self.prev_action.try_extract_tensor_mut::<i64>().map_err(err)?.1.fill(action as i64);
         Ok(Decision { action, probs: &self.probs })
     }
 
     fn hidden(&self) -> &[f32] {
-        self.h.as_slice().unwrap_or(&[])
+        &self.h
     }
 }
