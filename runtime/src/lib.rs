@@ -12,6 +12,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "std")]
+pub mod agent;
 pub mod policy;
 pub mod spec;
 pub mod wire;

@@ -357,6 +357,30 @@ impl Policy for NanoPolicy<'_> {
     }
 }
 
+/// Blobs for tests of the crate.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::*;
+
+    /// A valid blob for `spec` (no LayerNorm) with small pseudo-random weights.
+    pub(crate) fn random_blob(spec: &ActorSpec, seed: u32) -> std::vec::Vec<u8> {
+        let mut out = std::vec::Vec::from(MAGIC);
+        for v in
+            [FORMAT_VERSION, spec.obs_dim as u32, spec.n_actions as u32, spec.n_agents as u32, spec.hidden as u32, 0]
+        {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        let mut k = seed.wrapping_add(1);
+        for _ in 0..Layout::of(spec, false).floats {
+            k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            out.extend_from_slice(&((k >> 8) as f32 / (1u32 << 24) as f32 - 0.5).to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,404 @@
+//! The robot's decision loop, apart from any transport: payloads in,
+//! commands out, and the failsafes between.
+//!
+//! An [`Agent`] owns a [`Policy`] and an [`Actuator`] (the integrator's
+//! hook to the motors). Every observation payload yields exactly one
+//! command to the actuator and one [`ActionMsg`] to publish:
+//! - a good observation: the policy's action (a new episode id or the reset
+//!   flag first resets the recurrent state);
+//! - a malformed one (bad bytes, wrong version or lengths, non-finite
+//!   numbers, no available action): the safe action, flagged
+//!   [`ActionSource::Fallback`]; the recurrent state is left as it was; the
+//!   error is counted and logged at most once a second;
+//! - none for `stale_after`: [`Agent::on_tick`] sends the safe action,
+//!   flagged [`ActionSource::Stale`], once per silence.
+//!
+//! The Zenoh loop (`murmur agent`) only moves bytes to and from
+//! [`Agent::on_observation`].
+
+use std::time::{Duration, Instant};
+
+use crate::policy::{Policy, PolicyError};
+use crate::spec::ActorSpec;
+use crate::wire::{ActionMsg, ActionSource, ObservationMsg, WireError, MAX_ACTIONS, MAX_OBS, WIRE_VERSION};
+
+/// One command for the robot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Command {
+    /// The action to execute, below `n_actions`.
+    pub action: usize,
+    /// Where it came from (policy, fallback, stale).
+    pub source: ActionSource,
+    /// Episode of the observation answered (the last known one for a stale
+    /// command).
+    pub episode: u64,
+    /// Step of the observation answered.
+    pub step: u32,
+}
+
+/// The integrator's hook: receives every command the agent decides.
+pub trait Actuator {
+    /// Executes (or queues) `command`. Called exactly once per observation
+    /// payload and once per detected silence.
+    fn command(&mut self, command: &Command);
+}
+
+/// An actuator that does nothing (the agent only publishes).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoActuator;
+
+impl Actuator for NoActuator {
+    fn command(&mut self, _command: &Command) {}
+}
+
+/// Failsafe settings.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AgentConfig {
+    /// The action sent when the policy cannot decide (e.g. "stay").
+    pub safe_action: usize,
+    /// Silence after which the safe action is sent, flagged stale.
+    pub stale_after: Duration,
+}
+
+/// Errors counted since start, by kind.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorCounts {
+    /// Payloads that were not a usable observation message.
+    pub malformed: u64,
+    /// Observations the policy refused (e.g. no available action).
+    pub refused: u64,
+    /// Silences longer than `stale_after`.
+    pub stale: u64,
+}
+
+/// Why an agent cannot be built.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum AgentError {
+    /// The actor does not fit the wire messages.
+    #[error("the actor's {field} is {got}, the wire carries at most {max}")]
+    Capacity {
+        /// The dimension.
+        field: &'static str,
+        /// Its value.
+        got: usize,
+        /// The wire's limit.
+        max: usize,
+    },
+    /// The safe action is not an action of the policy.
+    #[error("safe action {got} is not an action of this actor (it has {n_actions})")]
+    SafeAction {
+        /// The configured action.
+        got: usize,
+        /// The actor's actions.
+        n_actions: usize,
+    },
+}
+
+/// The decision loop of one robot.
+pub struct Agent<P: Policy, A: Actuator> {
+    policy: P,
+    actuator: A,
+    spec: ActorSpec,
+    cfg: AgentConfig,
+    model_sha256: [u8; 32],
+    episode: Option<u64>,
+    last_step: u32,
+    last_observation: Option<Instant>,
+    stale_sent: bool,
+    errors: ErrorCounts,
+    last_log: Option<Instant>,
+}
+
+impl<P: Policy, A: Actuator> Agent<P, A> {
+    /// An agent running `policy` (whose model hashes to `model_sha256`) and
+    /// commanding `actuator`.
+    pub fn new(policy: P, actuator: A, cfg: AgentConfig, model_sha256: [u8; 32]) -> Result<Self, AgentError> {
+        let spec = policy.spec();
+        for (field, got, max) in [("obs_dim", spec.obs_dim, MAX_OBS), ("n_actions", spec.n_actions, MAX_ACTIONS)] {
+            if got > max {
+                return Err(AgentError::Capacity { field, got, max });
+            }
+        }
+        if cfg.safe_action >= spec.n_actions {
+            return Err(AgentError::SafeAction { got: cfg.safe_action, n_actions: spec.n_actions });
+        }
+        Ok(Self {
+            policy,
+            actuator,
+            spec,
+            cfg,
+            model_sha256,
+            episode: None,
+            last_step: 0,
+            last_observation: None,
+            stale_sent: false,
+            errors: ErrorCounts::default(),
+            last_log: None,
+        })
+    }
+
+    /// Errors counted so far.
+    pub fn errors(&self) -> ErrorCounts {
+        self.errors
+    }
+
+    /// The policy (e.g. to read its hidden state).
+    pub fn policy(&self) -> &P {
+        &self.policy
+    }
+
+    /// The actuator.
+    pub fn actuator(&self) -> &A {
+        &self.actuator
+    }
+
+    /// Handles one observation payload received at `now`: commands the
+    /// actuator and returns the message to publish.
+    pub fn on_observation(&mut self, payload: &[u8], now: Instant) -> ActionMsg {
+        self.last_observation = Some(now);
+        self.stale_sent = false;
+        let msg = match ObservationMsg::decode(payload, &self.spec) {
+            Ok(msg) => msg,
+            Err(e) => {
+                self.errors.malformed += 1;
+                self.log_rate_limited(now, &Problem::Wire(e));
+                return self.fallback(ActionSource::Fallback, self.episode.unwrap_or(0), self.last_step);
+            }
+        };
+        if msg.reset || self.episode != Some(msg.episode) {
+            self.policy.reset();
+            self.episode = Some(msg.episode);
+        }
+        self.last_step = msg.step;
+        let started = Instant::now();
+        match self.policy.step(&msg.obs, &msg.avail) {
+            Ok(decision) => {
+                let inference_us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
+                let command = Command {
+                    action: decision.action,
+                    source: ActionSource::Policy,
+                    episode: msg.episode,
+                    step: msg.step,
+                };
+                let mut probs = heapless::Vec::new();
+                // Fits: `new` checked n_actions against the wire's capacity.
+                let _ = probs.extend_from_slice(decision.probs);
+                self.actuator.command(&command);
+                ActionMsg {
+                    version: WIRE_VERSION,
+                    episode: msg.episode,
+                    step: msg.step,
+                    action: command.action as u16,
+                    source: ActionSource::Policy,
+                    probs,
+                    inference_us,
+                    model_sha256: self.model_sha256,
+                }
+            }
+            Err(e) => {
+                self.errors.refused += 1;
+                self.log_rate_limited(now, &Problem::Policy(e));
+                self.fallback(ActionSource::Fallback, msg.episode, msg.step)
+            }
+        }
+    }
+
+    /// Call regularly (e.g. every few milliseconds): once no observation has
+    /// arrived for `stale_after`, commands the safe action flagged stale and
+    /// returns the message to publish; `None` otherwise.
+    pub fn on_tick(&mut self, now: Instant) -> Option<ActionMsg> {
+        let since = self.last_observation.map_or(Duration::MAX, |t| now.saturating_duration_since(t));
+        if since < self.cfg.stale_after || self.stale_sent {
+            return None;
+        }
+        if self.last_observation.is_none() {
+            // Nothing ever arrived: start the silence now.
+            self.last_observation = Some(now);
+            return None;
+        }
+        self.stale_sent = true;
+        self.errors.stale += 1;
+        log::warn!("no observation for {:?}: sending the safe action {}", self.cfg.stale_after, self.cfg.safe_action);
+        Some(self.fallback(ActionSource::Stale, self.episode.unwrap_or(0), self.last_step))
+    }
+
+    fn fallback(&mut self, source: ActionSource, episode: u64, step: u32) -> ActionMsg {
+        let command = Command { action: self.cfg.safe_action, source, episode, step };
+        self.actuator.command(&command);
+        ActionMsg {
+            version: WIRE_VERSION,
+            episode,
+            step,
+            action: command.action as u16,
+            source,
+            probs: heapless::Vec::new(),
+            inference_us: 0,
+            model_sha256: self.model_sha256,
+        }
+    }
+
+    fn log_rate_limited(&mut self, now: Instant, problem: &Problem) {
+        if self.last_log.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1)) {
+            return;
+        }
+        self.last_log = Some(now);
+        let e = self.errors;
+        log::warn!(
+            "{problem}: sent the safe action {} (so far: {} malformed, {} refused, {} stale)",
+            self.cfg.safe_action,
+            e.malformed,
+            e.refused,
+            e.stale
+        );
+    }
+}
+
+enum Problem {
+    Wire(WireError),
+    Policy(PolicyError),
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::Wire(e) => write!(f, "{e}"),
+            Problem::Policy(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::policy::nano::testing::random_blob;
+    use crate::policy::NanoPolicy;
+    use crate::wire::MAX_MESSAGE_BYTES;
+
+    const SPEC: ActorSpec = ActorSpec { obs_dim: 4, n_actions: 3, n_agents: 2, hidden: 8 };
+
+    #[derive(Default)]
+    struct Recorder(std::vec::Vec<Command>);
+
+    impl Actuator for Recorder {
+        fn command(&mut self, command: &Command) {
+            self.0.push(*command);
+        }
+    }
+
+    fn agent(blob: &[u8]) -> Agent<NanoPolicy<'_>, Recorder> {
+        let policy = NanoPolicy::new(blob, 1).unwrap();
+        let cfg = AgentConfig { safe_action: 0, stale_after: Duration::from_millis(100) };
+        Agent::new(policy, Recorder::default(), cfg, [3; 32]).unwrap()
+    }
+
+    fn payload(episode: u64, step: u32, reset: bool, obs: &[f32]) -> std::vec::Vec<u8> {
+        let msg = ObservationMsg {
+            version: WIRE_VERSION,
+            episode,
+            step,
+            reset,
+            obs: heapless::Vec::from_slice(obs).unwrap(),
+            avail: heapless::Vec::from_slice(&[1.0, 1.0, 1.0]).unwrap(),
+        };
+        let mut buf = [0u8; MAX_MESSAGE_BYTES];
+        msg.encode(&mut buf).unwrap().to_vec()
+    }
+
+    #[test]
+    fn good_observations_reach_the_actuator_and_new_episodes_reset_the_state() {
+        let blob = random_blob(&SPEC, 5);
+        let mut a = agent(&blob);
+        let t0 = Instant::now();
+        let m = a.on_observation(&payload(1, 0, true, &[0.1, 0.2, 0.3, 0.4]), t0);
+        assert_eq!((m.source, m.episode, m.step, m.probs.len()), (ActionSource::Policy, 1, 0, 3));
+        a.on_observation(&payload(1, 1, false, &[0.5, 0.2, 0.3, 0.4]), t0);
+        let mid_episode = a.policy().hidden().to_vec();
+        // A new episode id resets the recurrent state: the same observation
+        // from scratch gives the same hidden state as a fresh policy.
+        a.on_observation(&payload(2, 0, false, &[0.1, 0.2, 0.3, 0.4]), t0);
+        let mut fresh = NanoPolicy::new(&blob, 1).unwrap();
+        fresh.step(&[0.1, 0.2, 0.3, 0.4], &[1.0, 1.0, 1.0]).unwrap();
+        assert_eq!(a.policy().hidden(), fresh.hidden());
+        assert_ne!(mid_episode, fresh.hidden().to_vec());
+        let sources: std::vec::Vec<_> = a.actuator().0.iter().map(|c| c.source).collect();
+        assert_eq!(sources, [ActionSource::Policy; 3]);
+    }
+
+    #[test]
+    fn malformed_observations_give_the_safe_action_and_leave_the_state() {
+        let blob = random_blob(&SPEC, 6);
+        let mut a = agent(&blob);
+        let t0 = Instant::now();
+        a.on_observation(&payload(1, 0, true, &[0.1, 0.2, 0.3, 0.4]), t0);
+        let before = a.policy().hidden().to_vec();
+        let nan = payload(1, 1, false, &[0.1, f32::NAN, 0.3, 0.4]);
+        for bad in [&b"garbage"[..], &nan[..nan.len() - 3], &payload(1, 1, false, &[0.1, 0.2, 0.3])] {
+            let m = a.on_observation(bad, t0);
+            assert_eq!((m.source, m.action, m.probs.len()), (ActionSource::Fallback, 0, 0));
+        }
+        let m = a.on_observation(&nan, t0);
+        assert_eq!(m.source, ActionSource::Fallback);
+        assert_eq!(a.policy().hidden(), &before[..], "a bad observation touched the GRU state");
+        assert_eq!(a.errors().malformed, 4);
+        let last = a.actuator().0.last().unwrap();
+        assert_eq!((last.action, last.source), (0, ActionSource::Fallback));
+    }
+
+    #[test]
+    fn silence_gives_one_stale_safe_action_until_observations_resume() {
+        let blob = random_blob(&SPEC, 7);
+        let mut a = agent(&blob);
+        let t0 = Instant::now();
+        assert!(a.on_tick(t0).is_none(), "nothing is stale before the first silence is timed");
+        assert!(a.on_tick(t0 + Duration::from_millis(50)).is_none());
+        let m = a.on_tick(t0 + Duration::from_millis(150)).unwrap();
+        assert_eq!((m.source, m.action), (ActionSource::Stale, 0));
+        assert!(a.on_tick(t0 + Duration::from_millis(300)).is_none(), "one stale command per silence");
+        a.on_observation(&payload(1, 0, true, &[0.0; 4]), t0 + Duration::from_millis(310));
+        assert!(a.on_tick(t0 + Duration::from_millis(350)).is_none());
+        assert!(a.on_tick(t0 + Duration::from_millis(420)).is_some());
+        assert_eq!(a.errors().stale, 2);
+    }
+
+    #[test]
+    fn bad_settings_are_refused() {
+        let blob = random_blob(&SPEC, 8);
+        let policy = NanoPolicy::new(&blob, 0).unwrap();
+        let cfg = AgentConfig { safe_action: 3, stale_after: Duration::from_millis(100) };
+        assert!(matches!(Agent::new(policy, NoActuator, cfg, [0; 32]), Err(AgentError::SafeAction { got: 3, .. })));
+    }
+
+    #[test]
+    fn a_hundred_thousand_bad_payloads_never_panic_or_reach_the_actuator_unchecked() {
+        let blob = random_blob(&SPEC, 9);
+        let mut a = agent(&blob);
+        let good = payload(1, 0, false, &[0.1, 0.2, 0.3, 0.4]);
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let t0 = Instant::now();
+        for k in 0..100_000u64 {
+            let p: std::vec::Vec<u8> = match k % 3 {
+                0 => (0..next() % 64).map(|_| next() as u8).collect(),
+                1 => good[..(next() as usize % (good.len() + 1))].to_vec(),
+                _ => {
+                    let mut p = good.clone();
+                    let i = next() as usize % p.len();
+                    p[i] ^= 1 << (next() % 8);
+                    p
+                }
+            };
+            let m = a.on_observation(&p, t0);
+            assert!(usize::from(m.action) < SPEC.n_actions);
+            assert!(m.probs.iter().all(|x| x.is_finite()));
+        }
+        let commands = &a.actuator().0;
+        assert_eq!(commands.len(), 100_000, "one command per payload");
+        assert!(commands.iter().all(|c| c.action < SPEC.n_actions));
+        assert!(commands.iter().any(|c| c.source == ActionSource::Policy), "no mutated payload was ever usable");
+    }
+}
