@@ -16,6 +16,8 @@
 pub mod agent;
 pub mod policy;
 pub mod spec;
+#[cfg(feature = "zenoh")]
+pub mod swarm;
 pub mod wire;
 
 pub use policy::{Decision, Policy, PolicyError};

@@ -1,5 +1,6 @@
 //! Command-line interface: argument parsing and dispatch.
 
+mod agent;
 mod eval;
 mod export;
 mod plot;
@@ -26,6 +27,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a run's latest checkpoint.
     Eval(eval::EvalArgs),
+    /// Run one robot's actor on the swarm over Zenoh.
+    Agent(agent::AgentArgs),
     /// Export a run's actor to an ONNX file, verified against the trained network.
     Export(export::ExportArgs),
     /// Plot learning curves of one or more runs into a PNG.
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
+        Command::Agent(a) => agent::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Quickstart(a) => quickstart::run(a),

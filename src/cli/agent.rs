@@ -1,0 +1,64 @@
+//! `murmur agent`: one robot's decentralised actor on the swarm, over Zenoh.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use murmur::runtime::agent::AgentConfig;
+use murmur::runtime::swarm::{self, Backend, SwarmAgentOptions};
+
+/// Which policy implementation runs the model.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum BackendArg {
+    /// ONNX file through ONNX Runtime.
+    Onnx,
+    /// Nano blob through the pure-Rust policy.
+    Nano,
+}
+
+/// Arguments of `murmur agent`.
+#[derive(Debug, clap::Args)]
+pub struct AgentArgs {
+    /// The exported actor: an ONNX file, or a nano blob with --backend nano.
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The swarm's name (keys are murmur/<swarm>/agent/<id>/...).
+    #[arg(long)]
+    pub swarm: String,
+    /// This robot's agent index.
+    #[arg(long)]
+    pub id: usize,
+    /// Policy implementation.
+    #[arg(long, value_enum, default_value_t = BackendArg::Onnx)]
+    pub backend: BackendArg,
+    /// A Zenoh JSON5 config (routers, TLS, access control); Zenoh's peer-mode
+    /// defaults without.
+    #[arg(long)]
+    pub zenoh_config: Option<PathBuf>,
+    /// Milliseconds without an observation before the safe action is sent.
+    #[arg(long, default_value_t = 500)]
+    pub stale_after: u64,
+    /// The action sent when the policy cannot decide.
+    #[arg(long, default_value_t = 0)]
+    pub safe_action: usize,
+}
+
+pub fn run(args: AgentArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.stale_after >= 1, "--stale-after must be at least 1 ms");
+    let options = SwarmAgentOptions {
+        model: args.model,
+        backend: match args.backend {
+            BackendArg::Onnx => Backend::Onnx,
+            BackendArg::Nano => Backend::Nano,
+        },
+        swarm: args.swarm,
+        id: args.id,
+        zenoh_config: args.zenoh_config,
+        failsafe: AgentConfig { safe_action: args.safe_action, stale_after: Duration::from_millis(args.stale_after) },
+    };
+    // Runs until the process is stopped; the liveliness token goes with it.
+    let stop = AtomicBool::new(false);
+    let summary = swarm::run(&options, &stop)?;
+    println!("agent {} stopped after {} observations ({:?})", options.id, summary.observations, summary.errors);
+    Ok(())
+}

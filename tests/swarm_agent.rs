@@ -1,0 +1,169 @@
+//! End to end: `murmur agent` as a separate process over real Zenoh on
+//! loopback. It declares its liveliness token, answers observations with
+//! the policy's action (the same as running the file locally), answers a
+//! malformed payload and silence with the safe action, and after being
+//! killed and restarted it serves again.
+
+use std::collections::BTreeMap;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use murmur::export::{export_onnx, VerifySettings};
+use murmur::runtime::policy::OnnxPolicy;
+use murmur::runtime::wire::{ActionMsg, ActionSource, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
+use murmur::runtime::{ActorSpec, Policy};
+use murmur::train::actor::{Actor, ActorOptions};
+use murmur::train::checkpoint::{self, CheckpointMeta};
+use zenoh::Wait;
+
+const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
+
+fn exported(dir: &Path) -> PathBuf {
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let _actor = Actor::new(&vs.root(), SPEC, options);
+    let meta = CheckpointMeta {
+        format_version: 0,
+        learner: "test".into(),
+        environment: "spread".into(),
+        spec: SPEC,
+        actor_options: options,
+        env_steps: 0,
+        episodes: 0,
+        updates: 0,
+        sha256: BTreeMap::new(),
+    };
+    let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).unwrap();
+    let model = dir.join("actor.onnx");
+    export_onnx(&ckpt, &model, VerifySettings { sequences: 8, ..Default::default() }).unwrap();
+    model
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn spawn_agent(model: &Path, config: &Path, swarm: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_murmur"))
+        .args(["agent", "--model"])
+        .arg(model)
+        .args(["--swarm", swarm, "--id", "1", "--stale-after", "300", "--safe-action", "0", "--zenoh-config"])
+        .arg(config)
+        .spawn()
+        .expect("start murmur agent")
+}
+
+/// Waits until the agent's liveliness token is (or is no longer) visible.
+fn wait_liveliness(session: &zenoh::Session, key: &str, alive: bool) -> Duration {
+    let start = Instant::now();
+    loop {
+        let replies = session.liveliness().get(key).timeout(Duration::from_millis(500)).wait().unwrap();
+        let seen = replies.recv_timeout(Duration::from_millis(600)).ok().flatten().is_some();
+        if seen == alive {
+            return start.elapsed();
+        }
+        assert!(start.elapsed() < Duration::from_secs(30), "liveliness of {key} never became {alive}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn observation(episode: u64, step: u32, k: usize) -> (ObservationMsg, Vec<f32>) {
+    let obs: Vec<f32> = (0..SPEC.obs_dim).map(|i| ((k * 13 + i * 5) % 11) as f32 * 0.25 - 1.2).collect();
+    let avail = [1.0, 1.0, 0.0, 1.0, 1.0];
+    let msg = ObservationMsg {
+        version: WIRE_VERSION,
+        episode,
+        step,
+        reset: step == 0,
+        obs: heapless::Vec::from_slice(&obs).unwrap(),
+        avail: heapless::Vec::from_slice(&avail).unwrap(),
+    };
+    (msg, avail.to_vec())
+}
+
+fn next_action(
+    sub: &zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>,
+) -> ActionMsg {
+    let sample = sub.recv_timeout(Duration::from_secs(5)).unwrap().expect("no action within 5 s");
+    ActionMsg::decode(&sample.payload().to_bytes(), &SPEC).expect("a well-formed action message")
+}
+
+#[test]
+fn agent_process_serves_fails_safe_and_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = exported(dir.path());
+    let port = free_port();
+    let agent_config = dir.path().join("agent.json5");
+    std::fs::write(
+        &agent_config,
+        format!(r#"{{ mode: "peer", listen: {{ endpoints: ["tcp/127.0.0.1:{port}"] }}, scouting: {{ multicast: {{ enabled: false }} }} }}"#),
+    )
+    .unwrap();
+    let swarm = format!("test{}", std::process::id());
+    let mut agent = spawn_agent(&model, &agent_config, &swarm);
+
+    let mut cfg = zenoh::Config::default();
+    cfg.insert_json5("mode", r#""peer""#).unwrap();
+    cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
+    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+    let session = zenoh::open(cfg).wait().unwrap();
+    let base = format!("murmur/{swarm}/agent/1");
+    let up = wait_liveliness(&session, &base, true);
+    println!("agent up after {up:?}");
+    let publisher = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
+    let sub = session.declare_subscriber(format!("{base}/act")).wait().unwrap();
+
+    // The policy's actions, as the same file computes them here.
+    let mut local = OnnxPolicy::load(&model, 1).unwrap();
+    let mut buf = [0u8; MAX_MESSAGE_BYTES];
+    for step in 0..10u32 {
+        let (msg, avail) = observation(1, step, step as usize);
+        publisher.put(msg.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        // Before its first observation the agent may already have sent the
+        // safe action, flagged stale (the coordinator was silent): skip it.
+        let mut reply = next_action(&sub);
+        while reply.source == ActionSource::Stale && step == 0 {
+            reply = next_action(&sub);
+        }
+        let expected = local.step(&msg.obs, &avail).unwrap();
+        assert_eq!((reply.episode, reply.step, reply.source), (1, step, ActionSource::Policy));
+        assert_eq!(usize::from(reply.action), expected.action);
+        for (a, b) in reply.probs.iter().zip(expected.probs) {
+            assert!((a - b).abs() < 1e-6, "remote {:?} vs local {:?}", reply.probs, expected.probs);
+        }
+        assert_eq!(reply.probs[2], 0.0, "probability on an unavailable action");
+    }
+
+    // A malformed payload: the safe action, flagged.
+    publisher.put(b"\x01garbage".to_vec()).wait().unwrap();
+    let reply = next_action(&sub);
+    assert_eq!((reply.source, reply.action), (ActionSource::Fallback, 0));
+    // Silence: the safe action, flagged stale.
+    let reply = next_action(&sub);
+    assert_eq!((reply.source, reply.action), (ActionSource::Stale, 0));
+
+    // Kill it: the token goes; restart it: it serves again.
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    let down = wait_liveliness(&session, &base, false);
+    println!("token gone {down:?} after the kill");
+    let mut agent = spawn_agent(&model, &agent_config, &swarm);
+    let up = wait_liveliness(&session, &base, true);
+    println!("agent back after {up:?}");
+    let (msg, _) = observation(2, 0, 3);
+    // The link may need a moment after the token: retry the first message.
+    let mut reply = None;
+    for _ in 0..10 {
+        publisher.put(msg.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        if let Ok(Some(sample)) = sub.recv_timeout(Duration::from_millis(500)) {
+            reply = Some(ActionMsg::decode(&sample.payload().to_bytes(), &SPEC).unwrap());
+            break;
+        }
+    }
+    let reply = reply.expect("the restarted agent never answered");
+    assert_eq!((reply.episode, reply.source), (2, ActionSource::Policy));
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+}
