@@ -82,6 +82,9 @@ pub fn read_curve(run: &Path, metric: &str) -> Result<Curve, PlotError> {
     Ok(curve)
 }
 
+/// The learners' config tables.
+const LEARNER_TABLES: [&str; 6] = ["coma", "mappo", "lica", "seca", "maca", "mae"];
+
 /// Groups runs by their config with the seed removed.
 pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, PlotError> {
     let mut groups: BTreeMap<String, (String, Vec<Curve>, Vec<PathBuf>)> = BTreeMap::new();
@@ -98,6 +101,11 @@ pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, Plo
             table.remove(key);
         }
         let learner = table.get("learner").and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        // Other learners' tables do not change this run (and runs written
+        // before a learner existed lack its table).
+        for other in LEARNER_TABLES.iter().filter(|l| **l != learner) {
+            table.remove(*other);
+        }
         let env = table.get("env").and_then(|e| e.get("name")).and_then(|v| v.as_str()).unwrap_or("?").to_string();
         let key = toml::to_string(&table).unwrap_or_default();
         let entry = groups.entry(key).or_insert_with(|| (format!("{learner} on {env}"), vec![], vec![]));
