@@ -4,7 +4,6 @@
 //!
 //! `cargo bench --bench policy_step` (see docs/benchmarks.md).
 
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
@@ -35,17 +34,7 @@ fn exported(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
     let _actor = Actor::new(&vs.root(), SPEC, options);
-    let meta = CheckpointMeta {
-        format_version: 0,
-        learner: "bench".into(),
-        environment: "spread".into(),
-        spec: SPEC,
-        actor_options: options,
-        env_steps: 0,
-        episodes: 0,
-        updates: 0,
-        sha256: BTreeMap::new(),
-    };
+    let meta = CheckpointMeta::untrained(SPEC, options, "spread");
     let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).expect("checkpoint");
     let (onnx, nano) = (dir.join("actor.onnx"), dir.join("actor.nano"));
     export(&ckpt, &onnx, Format::Onnx, VerifySettings::default()).expect("onnx export");

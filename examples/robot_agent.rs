@@ -81,17 +81,7 @@ fn demo_actor() -> anyhow::Result<PathBuf> {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let _actor = Actor::new(&vs.root(), spec, options);
     let dir = std::env::temp_dir().join(format!("murmur-robot-agent-{}", std::process::id()));
-    let meta = CheckpointMeta {
-        format_version: 0,
-        learner: "demo".into(),
-        environment: "spread".into(),
-        spec,
-        actor_options: options,
-        env_steps: 0,
-        episodes: 0,
-        updates: 0,
-        sha256: Default::default(),
-    };
+    let meta = CheckpointMeta::untrained(spec, options, "spread");
     let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta)?;
     let out = dir.join("demo_actor.onnx");
     murmur::export::export_onnx(&ckpt, &out, Default::default())?;

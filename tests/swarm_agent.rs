@@ -4,7 +4,6 @@
 //! malformed payload and silence with the safe action, and after being
 //! killed and restarted it serves again.
 
-use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -24,17 +23,7 @@ fn exported(dir: &Path) -> PathBuf {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
     let _actor = Actor::new(&vs.root(), SPEC, options);
-    let meta = CheckpointMeta {
-        format_version: 0,
-        learner: "test".into(),
-        environment: "spread".into(),
-        spec: SPEC,
-        actor_options: options,
-        env_steps: 0,
-        episodes: 0,
-        updates: 0,
-        sha256: BTreeMap::new(),
-    };
+    let meta = CheckpointMeta::untrained(SPEC, options, "spread");
     let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).unwrap();
     let model = dir.join("actor.onnx");
     export_onnx(&ckpt, &model, VerifySettings { sequences: 8, ..Default::default() }).unwrap();

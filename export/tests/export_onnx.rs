@@ -2,7 +2,6 @@
 //! the tch actor through the runtime's ONNX policy; gate order; bad
 //! checkpoints; a client we did not write (Python onnxruntime).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use murmur_export::{export_onnx, graph, verify, ActorSpec, ExportError, VerifySettings};
@@ -31,17 +30,7 @@ fn random_checkpoint(dir: &Path, options: ActorOptions, seed: i64) -> PathBuf {
             }
         });
     }
-    let meta = CheckpointMeta {
-        format_version: 0,
-        learner: "test".into(),
-        environment: "random".into(),
-        spec: SPEC,
-        actor_options: options,
-        env_steps: 0,
-        episodes: 0,
-        updates: 0,
-        sha256: BTreeMap::new(),
-    };
+    let meta = CheckpointMeta::untrained(SPEC, options, "random");
     checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).unwrap()
 }
 

@@ -3,7 +3,6 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::collections::BTreeMap;
 
 use murmur_export::{export_onnx, ActorSpec, VerifySettings};
 use murmur_runtime::policy::OnnxPolicy;
@@ -49,17 +48,7 @@ fn onnx_steps_allocate_nothing_after_warm_up() {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let options = ActorOptions { input_layer_norm: true, orthogonal_init: true };
     let _actor = Actor::new(&vs.root(), spec, options);
-    let meta = CheckpointMeta {
-        format_version: 0,
-        learner: "test".into(),
-        environment: "random".into(),
-        spec,
-        actor_options: options,
-        env_steps: 0,
-        episodes: 0,
-        updates: 0,
-        sha256: BTreeMap::new(),
-    };
+    let meta = CheckpointMeta::untrained(spec, options, "random");
     let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();
     let model = dir.path().join("actor.onnx");
     export_onnx(&ckpt, &model, VerifySettings { sequences: 4, ..Default::default() }).unwrap();

@@ -2,7 +2,6 @@
 //! virtual environment) runs an exported file from the contract alone, a
 //! batch of agents at once, and must agree with the trained tch actor.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
@@ -48,17 +47,7 @@ fn python_onnxruntime_runs_the_file_and_agrees_with_the_trained_actor() {
     let vs = nn::VarStore::new(tch::Device::Cpu);
     let options = ActorOptions { input_layer_norm: true, orthogonal_init: false };
     let actor = Actor::new(&vs.root(), spec, options);
-    let meta = CheckpointMeta {
-        format_version: 0,
-        learner: "test".into(),
-        environment: "random".into(),
-        spec,
-        actor_options: options,
-        env_steps: 0,
-        episodes: 0,
-        updates: 0,
-        sha256: BTreeMap::new(),
-    };
+    let meta = CheckpointMeta::untrained(spec, options, "random");
     let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();
     let model = dir.path().join("actor.onnx");
     export_onnx(&ckpt, &model, VerifySettings::default()).unwrap();
@@ -108,17 +97,7 @@ fn python_reads_the_nano_blob_as_documented() {
     let vs = nn::VarStore::new(tch::Device::Cpu);
     let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
     let _actor = Actor::new(&vs.root(), spec, options);
-    let meta = CheckpointMeta {
-        format_version: 0,
-        learner: "test".into(),
-        environment: "random".into(),
-        spec,
-        actor_options: options,
-        env_steps: 0,
-        episodes: 0,
-        updates: 0,
-        sha256: BTreeMap::new(),
-    };
+    let meta = CheckpointMeta::untrained(spec, options, "random");
     let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();
     let blob = dir.path().join("actor.nano");
     murmur_export::export_nano(&ckpt, &blob, VerifySettings::default()).unwrap();

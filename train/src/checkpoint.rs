@@ -49,6 +49,25 @@ pub struct CheckpointMeta {
     pub sha256: BTreeMap<String, String>,
 }
 
+impl CheckpointMeta {
+    /// The sidecar of an actor that has not trained (learner `untrained`):
+    /// for exporting or running a network before any training, in tests,
+    /// benchmarks and demos. [`save`] fills in the version and hashes.
+    pub fn untrained(spec: ActorSpec, actor_options: ActorOptions, environment: &str) -> Self {
+        Self {
+            format_version: FORMAT_VERSION,
+            learner: "untrained".into(),
+            environment: environment.into(),
+            spec,
+            actor_options,
+            env_steps: 0,
+            episodes: 0,
+            updates: 0,
+            sha256: BTreeMap::new(),
+        }
+    }
+}
+
 /// Hex SHA-256 of a file.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let bytes = fs::read(path).map_err(Error::io(path))?;
