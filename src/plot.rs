@@ -183,6 +183,17 @@ pub fn aggregate(group: &CurveGroup, points: usize, window: usize) -> (Vec<f64>,
 
 /// Draws `runs`' curves of `metric` into the PNG `out` (written atomically).
 pub fn plot_runs(runs: &[PathBuf], metric: &str, out: &Path) -> Result<Vec<CurveGroup>, PlotError> {
+    plot_runs_with(runs, metric, &[], out)
+}
+
+/// Like [`plot_runs`], with labelled horizontal reference lines (e.g. a
+/// baseline's return, or what the swarm scored over the network).
+pub fn plot_runs_with(
+    runs: &[PathBuf],
+    metric: &str,
+    references: &[(String, f64)],
+    out: &Path,
+) -> Result<Vec<CurveGroup>, PlotError> {
     let groups = group_runs(runs, metric)?;
     let tmp = out.with_file_name(format!(
         ".{}.tmp-{}.png",
@@ -192,12 +203,12 @@ pub fn plot_runs(runs: &[PathBuf], metric: &str, out: &Path) -> Result<Vec<Curve
     let draw_err = |e: String| PlotError::Draw { path: out.to_path_buf(), msg: e };
     // The font ships inside the binary: plots need no system fonts.
     let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT);
-    draw(&groups, metric, &tmp).map_err(draw_err)?;
+    draw(&groups, metric, references, &tmp).map_err(draw_err)?;
     std::fs::rename(&tmp, out).map_err(|e| draw_err(e.to_string()))?;
     Ok(groups)
 }
 
-fn draw(groups: &[CurveGroup], metric: &str, path: &Path) -> Result<(), String> {
+fn draw(groups: &[CurveGroup], metric: &str, references: &[(String, f64)], path: &Path) -> Result<(), String> {
     let series: Vec<(Vec<f64>, Vec<f64>, Vec<f64>)> = groups
         .iter()
         .map(|g| {
@@ -212,6 +223,10 @@ fn draw(groups: &[CurveGroup], metric: &str, path: &Path) -> Result<(), String> 
             y_min = y_min.min(mi - si);
             y_max = y_max.max(mi + si);
         }
+    }
+    for (_, y) in references {
+        y_min = y_min.min(*y);
+        y_max = y_max.max(*y);
     }
     let pad = ((y_max - y_min) * 0.05).max(1e-6);
     let root = BitMapBackend::new(path, (1000, 620)).into_drawing_area();
@@ -244,6 +259,19 @@ fn draw(groups: &[CurveGroup], metric: &str, path: &Path) -> Result<(), String> 
             .draw_series(LineSeries::new(xs.iter().copied().zip(mean.iter().copied()), color.stroke_width(2)))
             .map_err(|e| e.to_string())?
             .label(g.label.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
+    }
+    for (k, (label, y)) in references.iter().enumerate() {
+        let color = Palette99::pick(groups.len() + k).to_rgba();
+        let (y, x_end) = (*y, x_max);
+        let dashes = (0..40).map(move |i| {
+            let x0 = x_end * f64::from(i) / 40.0;
+            PathElement::new(vec![(x0, y), (x0 + x_end / 80.0, y)], color.stroke_width(2))
+        });
+        chart
+            .draw_series(dashes)
+            .map_err(|e| e.to_string())?
+            .label(format!("{label}: {y:.1}"))
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3)));
     }
     chart

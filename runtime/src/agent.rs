@@ -94,9 +94,25 @@ pub enum AgentError {
     },
 }
 
+/// Why a new model is refused for this agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SwapError {
+    /// The model does not fit the robot's role in the team.
+    #[error("the new model's {field} is {got}, this agent's role needs {expected}")]
+    Role {
+        /// The dimension.
+        field: &'static str,
+        /// The new model's value.
+        got: usize,
+        /// The running model's value.
+        expected: usize,
+    },
+}
+
 /// The decision loop of one robot.
 pub struct Agent<P: Policy, A: Actuator> {
     policy: P,
+    staged: Option<(P, [u8; 32])>,
     actuator: A,
     spec: ActorSpec,
     cfg: AgentConfig,
@@ -124,6 +140,7 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
         }
         Ok(Self {
             policy,
+            staged: None,
             actuator,
             spec,
             cfg,
@@ -135,6 +152,37 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
             errors: ErrorCounts::default(),
             last_log: None,
         })
+    }
+
+    /// Stages `policy` (whose model hashes to `model_sha256`) to replace
+    /// the running one at the next episode start (a new episode id or the
+    /// reset flag), so no episode mixes two models. It must take the same
+    /// observations and actions in the same team (the hidden width may
+    /// differ); otherwise it is refused and the running model stays. A
+    /// later call replaces a model staged earlier.
+    pub fn stage(&mut self, policy: P, model_sha256: [u8; 32]) -> Result<(), SwapError> {
+        let (new, old) = (policy.spec(), self.spec);
+        for (field, got, expected) in [
+            ("obs_dim", new.obs_dim, old.obs_dim),
+            ("n_actions", new.n_actions, old.n_actions),
+            ("n_agents", new.n_agents, old.n_agents),
+        ] {
+            if got != expected {
+                return Err(SwapError::Role { field, got, expected });
+            }
+        }
+        self.staged = Some((policy, model_sha256));
+        Ok(())
+    }
+
+    /// SHA-256 of the model deciding now.
+    pub fn model_sha256(&self) -> [u8; 32] {
+        self.model_sha256
+    }
+
+    /// SHA-256 of the model waiting for the next episode, if any.
+    pub fn staged_sha256(&self) -> Option<[u8; 32]> {
+        self.staged.as_ref().map(|(_, sha)| *sha)
     }
 
     /// Errors counted so far.
@@ -166,6 +214,12 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
             }
         };
         if msg.reset || self.episode != Some(msg.episode) {
+            if let Some((policy, sha)) = self.staged.take() {
+                self.policy = policy;
+                self.spec = self.policy.spec();
+                self.model_sha256 = sha;
+                log::info!("episode {}: switched to the staged model {}", msg.episode, short_hex(&sha));
+            }
             self.policy.reset();
             self.episode = Some(msg.episode);
         }
@@ -251,6 +305,11 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
             e.stale
         );
     }
+}
+
+/// The first 6 bytes of a hash in hex, for logs.
+pub(crate) fn short_hex(sha: &[u8; 32]) -> String {
+    sha[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 enum Problem {
@@ -358,6 +417,34 @@ mod tests {
         assert!(a.on_tick(t0 + Duration::from_millis(350)).is_none());
         assert!(a.on_tick(t0 + Duration::from_millis(420)).is_some());
         assert_eq!(a.errors().stale, 2);
+    }
+
+    #[test]
+    fn a_staged_model_takes_over_at_the_next_episode_and_a_misfit_is_refused() {
+        let (blob_a, blob_b) = (random_blob(&SPEC, 10), random_blob(&SPEC, 11));
+        let other = random_blob(&ActorSpec { obs_dim: 5, ..SPEC }, 12);
+        let mut a = agent(&blob_a);
+        let t0 = Instant::now();
+        let obs = [0.3, -0.2, 0.9, 0.1];
+        a.on_observation(&payload(1, 0, true, &obs), t0);
+        assert_eq!(
+            a.stage(NanoPolicy::new(&other, 1).unwrap(), [5; 32]),
+            Err(SwapError::Role { field: "obs_dim", got: 5, expected: 4 })
+        );
+        a.stage(NanoPolicy::new(&blob_b, 1).unwrap(), [4; 32]).unwrap();
+        assert_eq!(a.staged_sha256(), Some([4; 32]));
+        // Mid-episode the old model goes on deciding.
+        let mut old = NanoPolicy::new(&blob_a, 1).unwrap();
+        old.step(&obs, &[1.0; 3]).unwrap();
+        let expected = old.step(&obs, &[1.0; 3]).unwrap().probs.to_vec();
+        let m = a.on_observation(&payload(1, 1, false, &obs), t0);
+        assert_eq!((m.model_sha256, m.probs.to_vec()), ([3; 32], expected));
+        // The next episode starts on the new one, from a fresh state.
+        let mut new = NanoPolicy::new(&blob_b, 1).unwrap();
+        let expected = new.step(&obs, &[1.0; 3]).unwrap().probs.to_vec();
+        let m = a.on_observation(&payload(2, 0, false, &obs), t0);
+        assert_eq!((m.model_sha256, m.probs.to_vec()), ([4; 32], expected));
+        assert_eq!((a.model_sha256(), a.staged_sha256()), ([4; 32], None));
     }
 
     #[test]

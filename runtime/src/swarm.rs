@@ -21,9 +21,9 @@ use sha2::{Digest, Sha256};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
-use crate::agent::{Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
+use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
 use crate::policy::{NanoPolicy, OnnxPolicy, Policy, PolicyError};
-use crate::wire::{ActionMsg, MAX_MESSAGE_BYTES};
+use crate::wire::{ActionMsg, ModelFormat, ModelMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 
 /// Which policy implementation runs the model.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,8 +45,8 @@ pub struct SwarmAgentOptions {
     pub swarm: String,
     /// This robot's agent index.
     pub id: usize,
-    /// A Zenoh JSON5 config file; Zenoh's defaults (peer mode) without.
-    pub zenoh_config: Option<PathBuf>,
+    /// How to join the swarm's Zenoh network.
+    pub zenoh: ZenohOptions,
     /// The failsafes.
     pub failsafe: AgentConfig,
 }
@@ -56,6 +56,10 @@ pub struct SwarmAgentOptions {
 pub struct RunSummary {
     /// Observations answered by the policy or a fallback.
     pub observations: u64,
+    /// New models received, checked and staged.
+    pub models_staged: u64,
+    /// New models refused (bad hash, format, file or role).
+    pub models_refused: u64,
     /// Errors by kind.
     pub errors: ErrorCounts,
 }
@@ -82,6 +86,29 @@ pub enum SwarmError {
     Zenoh(String),
 }
 
+/// Sends the model file `model` to every agent of `swarm` on `session`
+/// (they switch at their next episode start). Returns its SHA-256. Only
+/// agents running now receive it.
+pub fn publish_model(
+    session: &zenoh::Session,
+    swarm: &str,
+    model: &Path,
+    backend: Backend,
+) -> Result<[u8; 32], SwarmError> {
+    let bytes = std::fs::read(model).map_err(|source| SwarmError::Io { path: model.to_path_buf(), source })?;
+    // The spec goes in the message; reading it also checks the file.
+    let spec = match backend {
+        Backend::Onnx => OnnxPolicy::from_bytes(&bytes, &model.display().to_string(), 0)?.spec(),
+        Backend::Nano => NanoPolicy::new(&bytes, 0)?.spec(),
+    };
+    let sha: [u8; 32] = Sha256::digest(&bytes).into();
+    let msg = ModelMsg { version: WIRE_VERSION, sha256: sha, spec, format: backend.format(), model: &bytes };
+    let mut buf = vec![0u8; ModelMsg::max_encoded_len(bytes.len())];
+    let payload = msg.encode(&mut buf).map_err(|e| SwarmError::Zenoh(e.to_string()))?;
+    session.put(model_key(swarm), payload.to_vec()).wait().map_err(zenoh_err("publish the model"))?;
+    Ok(sha)
+}
+
 fn zenoh_err(what: &str) -> impl Fn(zenoh::Error) -> SwarmError + '_ {
     move |e| SwarmError::Zenoh(format!("{what}: {e}"))
 }
@@ -93,32 +120,113 @@ pub fn keys(swarm: &str, id: usize) -> (String, String, String) {
     (format!("{base}/obs"), format!("{base}/act"), base)
 }
 
-/// The Zenoh config: the file's if given, else Zenoh's defaults.
-pub fn zenoh_config(path: Option<&Path>) -> Result<zenoh::Config, SwarmError> {
-    match path {
-        Some(p) => zenoh::Config::from_file(p).map_err(|e| SwarmError::Zenoh(format!("config {}: {e}", p.display()))),
-        None => Ok(zenoh::Config::default()),
+/// How a process joins the swarm's Zenoh network.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ZenohOptions {
+    /// A Zenoh JSON5 config file (routers, TLS, access control); Zenoh's
+    /// peer-mode defaults without.
+    pub config: Option<PathBuf>,
+    /// Endpoints to listen on (e.g. `tcp/127.0.0.1:7447`).
+    pub listen: Vec<String>,
+    /// Endpoints to connect to.
+    pub connect: Vec<String>,
+}
+
+/// The Zenoh config of `options`: the file's (or Zenoh's defaults), with
+/// the listen and connect endpoints set when given. Explicit endpoints also
+/// switch multicast scouting off, so a swarm wired by hand meets exactly
+/// the peers it names (no cross-talk with other swarms on the machine).
+pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError> {
+    let mut config = match &options.config {
+        Some(p) => {
+            zenoh::Config::from_file(p).map_err(|e| SwarmError::Zenoh(format!("config {}: {e}", p.display())))?
+        }
+        None => zenoh::Config::default(),
+    };
+    let bad = |what: &str| {
+        let what = what.to_string();
+        move |e: zenoh::Error| SwarmError::Zenoh(format!("{what}: {e}"))
+    };
+    for (key, endpoints) in [("listen/endpoints", &options.listen), ("connect/endpoints", &options.connect)] {
+        if !endpoints.is_empty() {
+            let json = format!("[{}]", endpoints.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(","));
+            config.insert_json5(key, &json).map_err(bad(&format!("endpoints {}", endpoints.join(", "))))?;
+        }
+    }
+    if !options.listen.is_empty() || !options.connect.is_empty() {
+        config.insert_json5("scouting/multicast/enabled", "false").map_err(bad("scouting"))?;
+    }
+    Ok(config)
+}
+
+/// The key new models arrive on: `murmur/<swarm>/model`.
+pub fn model_key(swarm: &str) -> String {
+    format!("murmur/{swarm}/model")
+}
+
+impl Backend {
+    fn format(self) -> ModelFormat {
+        match self {
+            Backend::Onnx => ModelFormat::Onnx,
+            Backend::Nano => ModelFormat::Nano,
+        }
     }
 }
 
 /// Runs the agent until `stop` is set: loads the model, opens the Zenoh
-/// session, declares the liveliness token and answers observations.
+/// session, declares the liveliness token and answers observations. New
+/// models arriving on [`model_key`] are checked and loaded beside the
+/// running one and take over at the next episode start.
 pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary, SwarmError> {
     let bytes =
         std::fs::read(&options.model).map_err(|source| SwarmError::Io { path: options.model.clone(), source })?;
     let sha: [u8; 32] = Sha256::digest(&bytes).into();
-    let session = zenoh::open(zenoh_config(options.zenoh_config.as_deref())?).wait().map_err(zenoh_err("open"))?;
+    let session = zenoh::open(zenoh_config(&options.zenoh)?).wait().map_err(zenoh_err("open"))?;
+    let id = options.id;
     let result = match options.backend {
-        Backend::Onnx => serve(OnnxPolicy::load(&options.model, options.id)?, sha, options, &session, stop),
-        Backend::Nano => serve(NanoPolicy::new(&bytes, options.id)?, sha, options, &session, stop),
+        Backend::Onnx => {
+            let load = move |model: &[u8]| OnnxPolicy::from_bytes(model, "(received over Zenoh)", id);
+            serve(OnnxPolicy::load(&options.model, id)?, sha, load, options, &session, stop)
+        }
+        Backend::Nano => {
+            // Nano policies read their weights in place: each model's bytes
+            // live as long as the process (a swapped-out model, ~100 kB,
+            // stays allocated; swaps are rare).
+            let leak = |b: Vec<u8>| -> &'static [u8] { Box::leak(b.into_boxed_slice()) };
+            let load = move |model: &[u8]| NanoPolicy::new(leak(model.to_vec()), id);
+            serve(NanoPolicy::new(leak(bytes), id)?, sha, load, options, &session, stop)
+        }
     };
     let _ = session.close().wait();
     result
 }
 
-fn serve<P: Policy>(
+/// Checks a model message for this agent and loads its policy: the hash,
+/// the format, the file, and that the file's spec is the message's.
+fn receive_model<P: Policy>(
+    payload: &[u8],
+    backend: Backend,
+    load: &dyn Fn(&[u8]) -> Result<P, PolicyError>,
+) -> Result<(P, [u8; 32]), String> {
+    let msg = ModelMsg::decode(payload).map_err(|e| e.to_string())?;
+    let sha: [u8; 32] = Sha256::digest(msg.model).into();
+    if sha != msg.sha256 {
+        return Err("its SHA-256 does not match the model's bytes".into());
+    }
+    if msg.format != backend.format() {
+        return Err(format!("it is a {:?} model, this agent runs {:?}", msg.format, backend.format()));
+    }
+    let policy = load(msg.model).map_err(|e| e.to_string())?;
+    if policy.spec() != msg.spec {
+        return Err(format!("the message says {:?}, the file is {:?}", msg.spec, policy.spec()));
+    }
+    Ok((policy, sha))
+}
+
+fn serve<P: Policy + Send + 'static>(
     policy: P,
     sha: [u8; 32],
+    load: impl Fn(&[u8]) -> Result<P, PolicyError> + Send + Sync + 'static,
     options: &SwarmAgentOptions,
     session: &zenoh::Session,
     stop: &AtomicBool,
@@ -135,6 +243,12 @@ fn serve<P: Policy>(
         .map_err(zenoh_err("declare publisher"))?;
     let subscriber = session.declare_subscriber(obs_key.clone()).wait().map_err(zenoh_err("declare subscriber"))?;
     let _token = session.liveliness().declare_token(token_key).wait().map_err(zenoh_err("declare liveliness token"))?;
+    let models =
+        session.declare_subscriber(model_key(&options.swarm)).wait().map_err(zenoh_err("declare subscriber"))?;
+    // Models are checked and loaded on a helper thread, beside the running
+    // one, so observations keep being answered meanwhile.
+    let load = std::sync::Arc::new(load);
+    let (loaded_tx, loaded) = std::sync::mpsc::channel::<Result<(P, [u8; 32]), String>>();
     log::info!(
         "agent {} of swarm `{}` ready: {} observations, {} actions; listening on {obs_key}",
         options.id,
@@ -154,6 +268,25 @@ fn serve<P: Policy>(
         Err(e) => log::error!("cannot encode an action message: {e}"),
     };
     while !stop.load(Ordering::Relaxed) {
+        if let Ok(Some(sample)) = models.try_recv() {
+            let (payload, load, tx, backend) =
+                (sample.payload().to_bytes().into_owned(), load.clone(), loaded_tx.clone(), options.backend);
+            std::thread::spawn(move || {
+                let _ = tx.send(receive_model(&payload, backend, load.as_ref()));
+            });
+        }
+        if let Ok(result) = loaded.try_recv() {
+            match result.and_then(|(p, sha)| agent.stage(p, sha).map(|()| sha).map_err(|e| e.to_string())) {
+                Ok(sha) => {
+                    summary.models_staged += 1;
+                    log::info!("new model {} staged: it takes over at the next episode", short_hex(&sha));
+                }
+                Err(why) => {
+                    summary.models_refused += 1;
+                    log::warn!("refused a new model: {why}; the running model stays");
+                }
+            }
+        }
         match subscriber.recv_timeout(tick) {
             Ok(Some(sample)) => {
                 let payload = sample.payload().to_bytes();

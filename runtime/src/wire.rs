@@ -17,11 +17,15 @@ use crate::spec::ActorSpec;
 /// Version of the message layouts this crate reads and writes.
 pub const WIRE_VERSION: u16 = 1;
 /// Longest observation a message carries.
-pub const MAX_OBS: usize = 256;
+pub const MAX_OBS: usize = 512;
 /// Most actions a message carries.
 pub const MAX_ACTIONS: usize = 32;
-/// A buffer this long holds any message.
+/// Most robots a critic message carries advantages for.
+pub const MAX_AGENTS: usize = 256;
+/// A buffer this long holds any observation or action message.
 pub const MAX_MESSAGE_BYTES: usize = 16 + 5 * MAX_OBS + 5 * MAX_ACTIONS + 64;
+/// A buffer this long holds any critic message.
+pub const MAX_CRITIC_BYTES: usize = 32 + 5 * MAX_AGENTS;
 
 /// Why a message cannot be encoded or used.
 #[derive(Debug, Clone, Copy, PartialEq, thiserror::Error)]
@@ -142,6 +146,93 @@ pub struct ActionMsg {
     pub inference_us: u32,
     /// SHA-256 of the model that decided.
     pub model_sha256: [u8; 32],
+}
+
+/// The file format of a model on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ModelFormat {
+    /// An ONNX actor file (`murmur export --out`).
+    Onnx,
+    /// A nano blob (`murmur export --nano`).
+    Nano,
+}
+
+/// Server to robots (`murmur/<swarm>/model`): a new actor for the swarm's
+/// agents, which switch to it at their next episode start. Borrowed from
+/// the payload: decoding copies nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelMsg<'a> {
+    /// [`WIRE_VERSION`].
+    pub version: u16,
+    /// SHA-256 of `model`; receivers verify it before loading.
+    pub sha256: [u8; 32],
+    /// The actor's dimensions; receivers check them against their role and
+    /// against the file.
+    pub spec: ActorSpec,
+    /// How `model` is encoded.
+    pub format: ModelFormat,
+    /// The model file's bytes.
+    #[serde(borrow)]
+    pub model: &'a [u8],
+}
+
+impl<'a> ModelMsg<'a> {
+    const NAME: &'static str = "model message";
+
+    /// Encodes into `buf` (which must hold the whole model); returns the
+    /// bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], WireError> {
+        encode(self, buf, Self::NAME)
+    }
+
+    /// Bytes [`encode`](Self::encode) needs at most for a model of `len`
+    /// bytes.
+    pub fn max_encoded_len(len: usize) -> usize {
+        len + 128
+    }
+
+    /// Decodes `bytes` (the version first, nothing trailing). The hash is
+    /// not checked here: that needs SHA-256, which the receiver has.
+    pub fn decode(bytes: &'a [u8]) -> Result<Self, WireError> {
+        decode(bytes, Self::NAME)
+    }
+}
+
+/// Server to monitors (`murmur/<swarm>/critic/value`): the centralised
+/// critic's reading of one step of a hardware-in-the-loop episode.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CriticMsg {
+    /// [`WIRE_VERSION`].
+    pub version: u16,
+    /// Episode number.
+    pub episode: u64,
+    /// Step within the episode.
+    pub step: u32,
+    /// The critic's value of the step (V(s) or Q(s, u), by learner).
+    pub value: f32,
+    /// Each robot's advantage (empty when the learner has none).
+    pub advantage: FixedVec<f32, MAX_AGENTS>,
+}
+
+impl CriticMsg {
+    const NAME: &'static str = "critic message";
+
+    /// Encodes into `buf`; returns the bytes written.
+    pub fn encode<'b>(&self, buf: &'b mut [u8]) -> Result<&'b [u8], WireError> {
+        encode(self, buf, Self::NAME)
+    }
+
+    /// Decodes `bytes`, requiring finite numbers.
+    pub fn decode(bytes: &[u8]) -> Result<Self, WireError> {
+        let msg: Self = decode(bytes, Self::NAME)?;
+        let values = core::iter::once(&msg.value).chain(msg.advantage.iter());
+        if let Some((index, &value)) = values.enumerate().find(|(_, v)| !v.is_finite()) {
+            let field = if index == 0 { "value" } else { "advantage" };
+            let index = index.saturating_sub(1);
+            return Err(WireError::BadValue { message: Self::NAME, field, index, value, expected: "a finite number" });
+        }
+        Ok(msg)
+    }
 }
 
 fn malformed(message: &'static str) -> impl Fn(postcard::Error) -> WireError {
@@ -331,6 +422,40 @@ mod tests {
         // An observation is not an action.
         assert!(ActionMsg::decode(&good, &SPEC).is_err());
         assert!(matches!(obs_msg().encode(&mut [0u8; 8]), Err(WireError::BufferFull { .. })));
+    }
+
+    #[test]
+    fn model_messages_borrow_the_model_and_check_the_version() {
+        let model = [7u8, 1, 2, 3, 4, 5];
+        let msg =
+            ModelMsg { version: WIRE_VERSION, sha256: [9; 32], spec: SPEC, format: ModelFormat::Nano, model: &model };
+        let mut buf = [0u8; 256];
+        let bytes = msg.encode(&mut buf).unwrap().to_vec();
+        assert!(bytes.len() <= ModelMsg::max_encoded_len(model.len()));
+        let back = ModelMsg::decode(&bytes).unwrap();
+        assert_eq!(back, msg);
+        let mut v2 = bytes.clone();
+        v2[0] = 9;
+        assert!(matches!(ModelMsg::decode(&v2), Err(WireError::Version { got: 9, .. })));
+        assert!(ModelMsg::decode(&bytes[..bytes.len() - 2]).is_err());
+    }
+
+    #[test]
+    fn critic_messages_round_trip_and_refuse_non_finite_values() {
+        let mut buf = [0u8; MAX_CRITIC_BYTES];
+        let msg = CriticMsg {
+            version: WIRE_VERSION,
+            episode: 2,
+            step: 5,
+            value: -12.5,
+            advantage: FixedVec::from_slice(&[0.5, -0.25]).unwrap(),
+        };
+        let bytes = msg.encode(&mut buf).unwrap().to_vec();
+        assert_eq!(CriticMsg::decode(&bytes).unwrap(), msg);
+        let mut bad = msg.clone();
+        bad.advantage[1] = f32::NAN;
+        let bytes = bad.encode(&mut buf).unwrap().to_vec();
+        assert!(matches!(CriticMsg::decode(&bytes), Err(WireError::BadValue { field: "advantage", index: 1, .. })));
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! `murmur agent`: one robot's decentralised actor on the swarm, over Zenoh.
 
+use std::io::Read;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use murmur::runtime::agent::AgentConfig;
 use murmur::runtime::swarm::{self, Backend, SwarmAgentOptions};
+
+use super::network::{stop_on_signal, ZenohArgs};
 
 /// Which policy implementation runs the model.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -31,16 +35,18 @@ pub struct AgentArgs {
     /// Policy implementation.
     #[arg(long, value_enum, default_value_t = BackendArg::Onnx)]
     pub backend: BackendArg,
-    /// A Zenoh JSON5 config (routers, TLS, access control); Zenoh's peer-mode
-    /// defaults without.
-    #[arg(long)]
-    pub zenoh_config: Option<PathBuf>,
+    #[command(flatten)]
+    pub zenoh: ZenohArgs,
     /// Milliseconds without an observation before the safe action is sent.
     #[arg(long, default_value_t = 500)]
     pub stale_after: u64,
     /// The action sent when the policy cannot decide.
     #[arg(long, default_value_t = 0)]
     pub safe_action: usize,
+    /// Stop cleanly when standard input closes (the swarm launcher uses it,
+    /// so agents never outlive their coordinator).
+    #[arg(long)]
+    pub exit_with_stdin: bool,
 }
 
 pub fn run(args: AgentArgs) -> anyhow::Result<()> {
@@ -53,11 +59,22 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         },
         swarm: args.swarm,
         id: args.id,
-        zenoh_config: args.zenoh_config,
+        zenoh: args.zenoh.options(),
         failsafe: AgentConfig { safe_action: args.safe_action, stale_after: Duration::from_millis(args.stale_after) },
     };
-    // Runs until the process is stopped; the liveliness token goes with it.
-    let stop = AtomicBool::new(false);
+    // Runs until Ctrl-C, SIGTERM or (when asked) the end of standard input;
+    // the liveliness token goes with the session.
+    let stop = Arc::new(AtomicBool::new(false));
+    stop_on_signal(&stop)?;
+    if args.exit_with_stdin {
+        let flag = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut sink = [0u8; 64];
+            let mut stdin = std::io::stdin();
+            while matches!(stdin.read(&mut sink), Ok(k) if k > 0) {}
+            flag.store(true, Ordering::Relaxed);
+        });
+    }
     let summary = swarm::run(&options, &stop)?;
     println!("agent {} stopped after {} observations ({:?})", options.id, summary.observations, summary.errors);
     Ok(())

@@ -1,8 +1,11 @@
 //! Command-line interface: argument parsing and dispatch.
 
 mod agent;
+mod deploy;
 mod eval;
 mod export;
+mod hil;
+mod network;
 mod plot;
 mod quickstart;
 mod summary;
@@ -29,6 +32,10 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Run one robot's actor on the swarm over Zenoh.
     Agent(agent::AgentArgs),
+    /// Send a new model to a running swarm (agents switch at their next episode).
+    Deploy(deploy::DeployArgs),
+    /// Run hardware-in-the-loop episodes: robots act on board, the server scores and records.
+    Hil(hil::HilArgs),
     /// Export a run's actor to an ONNX file, verified against the trained network.
     Export(export::ExportArgs),
     /// Plot learning curves of one or more runs into a PNG.
@@ -46,6 +53,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
         Command::Agent(a) => agent::run(a),
+        Command::Hil(a) => hil::run(a),
+        Command::Deploy(a) => deploy::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Quickstart(a) => quickstart::run(a),

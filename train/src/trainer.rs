@@ -17,12 +17,13 @@ use murmur_runtime::ActorSpec;
 use tch::nn;
 
 use crate::actor::{Actor, ActorOptions};
+use crate::buffer::EpisodeBatch;
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::config::Config;
 use crate::env::batch::Dims;
 use crate::env::{Environment, VecEnv};
 use crate::eval::ReturnStats;
-use crate::learner::{self, Learner, UpdateStats};
+use crate::learner::{self, CriticReadout, Learner, UpdateStats};
 use crate::metrics::{self, MetricsWriter};
 use crate::rollout::{ActionSelection, Rollout};
 use crate::{device, fsio, Error, Result};
@@ -256,6 +257,17 @@ impl Trainer {
         let run =
             self.run.as_ref().ok_or_else(|| Error::Config("no run directory attached: nowhere to save".into()))?;
         checkpoint::save(&run.root.join("checkpoints"), &self.actor_vs, &self.learner.var_stores(), self.meta())
+    }
+
+    /// The learner's name (`mappo`, `coma`, ...).
+    pub fn learner_name(&self) -> &'static str {
+        self.learner.name()
+    }
+
+    /// What the learner's centralised critic says about `batch` (see
+    /// [`CriticReadout`]); `None` when the learner has no readout.
+    pub fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
+        self.learner.critic_readout(batch)
     }
 
     /// Loads the checkpoint in `dir` (actor, learner networks, progress),

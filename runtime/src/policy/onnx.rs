@@ -115,19 +115,36 @@ fn tensor<T: PrimitiveTensorElementType + Copy + std::fmt::Debug>(
     Ok(t)
 }
 
+/// A session builder: full graph optimisation, one intra-op thread.
+fn builder() -> Result<ort::session::builder::SessionBuilder, PolicyError> {
+    Session::builder(onnx_runtime(None)?)
+        .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(Into::into))
+        .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
+        .map_err(|e| PolicyError::Runtime(e.to_string()))
+}
+
 impl OnnxPolicy {
     /// Loads the actor file `model` for agent `agent_id`, with ONNX Runtime
     /// from [`onnx_runtime`]`(None)`. The dimensions come from the file's
     /// metadata.
     pub fn load(model: &Path, agent_id: usize) -> Result<Self, PolicyError> {
-        let env = onnx_runtime(None)?;
-        let bad = |msg: String| PolicyError::Model { path: model.display().to_string(), msg };
-        let session = Session::builder(env)
-            .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(Into::into))
-            .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
-            .map_err(|e| PolicyError::Runtime(e.to_string()))?
+        let session = builder()?
             .commit_from_file(model)
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|e| PolicyError::Model { path: model.display().to_string(), msg: e.to_string() })?;
+        Self::from_session(session, model, agent_id)
+    }
+
+    /// Like [`load`](Self::load) from the file's bytes (e.g. a model that
+    /// arrived over the network); `name` stands for the file in errors.
+    pub fn from_bytes(model: &[u8], name: &str, agent_id: usize) -> Result<Self, PolicyError> {
+        let session = builder()?
+            .commit_from_memory(model)
+            .map_err(|e| PolicyError::Model { path: name.to_string(), msg: e.to_string() })?;
+        Self::from_session(session, Path::new(name), agent_id)
+    }
+
+    fn from_session(session: Session, model: &Path, agent_id: usize) -> Result<Self, PolicyError> {
+        let bad = |msg: String| PolicyError::Model { path: model.display().to_string(), msg };
         let spec = ActorSpec {
             obs_dim: metadata_dim(&session, model, "obs_dim")?,
             n_actions: metadata_dim(&session, model, "n_actions")?,

@@ -127,6 +127,20 @@ impl EnvConfig {
         }
     }
 
+    /// The simulator `name` with its defaults and `key=value` overrides of
+    /// its `[env]` settings (`n_agents=4`; an `env.` prefix is accepted).
+    pub fn parse(name: &str, overrides: &[String]) -> Result<Self> {
+        let mut table = toml::Table::new();
+        table.insert("name".into(), toml::Value::String(name.to_string()));
+        for o in overrides {
+            apply_override(&mut table, o.trim().strip_prefix("env.").unwrap_or(o))?;
+        }
+        let cfg = EnvConfig::deserialize(toml::Value::Table(table))
+            .map_err(|e| Error::Config(format!("environment `{name}`: {}", one_line(e.message()))))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
     fn validate(&self) -> Result<()> {
         match self {
             EnvConfig::Spread(c) => {

@@ -11,7 +11,7 @@ use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
 use super::td_critic::{TdCritic, TdSettings};
-use super::{descend, masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
+use super::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::actor::{entropy, epsilon_floor, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::ComaConfig;
@@ -129,4 +129,19 @@ impl Learner for Coma {
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         self.critic.var_stores_mut()
     }
+
+    fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
+        Some(coma_readout(&self.critic.net, batch, self.n_actions))
+    }
+}
+
+/// The readout of a COMA critic (COMA and MAE): Q of the taken joint action
+/// and the counterfactual advantage under the batch's probabilities.
+pub(super) fn coma_readout(critic: &ComaCritic, batch: &EpisodeBatch, n_actions: i64) -> CriticReadout {
+    tch::no_grad(|| {
+        let q = critic.forward(&ComaInputs::build(batch, n_actions)); // [T+1, B, n, A]
+        let value = taken(&q, &batch.actions).mean_dim(-1, false, Kind::Float);
+        let advantage = counterfactual_advantage(&q, &batch.probs, &batch.actions);
+        CriticReadout { value, advantage: Some(advantage) }
+    })
 }

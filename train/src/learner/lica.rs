@@ -13,7 +13,7 @@ use tch::Tensor;
 
 use super::entropy::entropy_term;
 use super::td_critic::{TdCritic, TdSettings};
-use super::{descend, masked_mean, scalar, unroll_episodes, Learner, UpdateStats};
+use super::{descend, masked_mean, scalar, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::{LicaConfig, MixingCriticConfig};
@@ -121,6 +121,17 @@ impl Learner for Lica {
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         self.critic.var_stores_mut()
     }
+
+    fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
+        Some(mixing_readout(&self.critic.net, batch, self.n_actions))
+    }
+}
+
+/// The readout of a mixing critic (LICA and SeCA): Q_tot of the joint
+/// action taken.
+pub(super) fn mixing_readout(critic: &MixingCritic, batch: &EpisodeBatch, n_actions: i64) -> CriticReadout {
+    let value = tch::no_grad(|| critic.forward(&batch.state, &joint_one_hot(&batch.actions, n_actions)));
+    CriticReadout { value, advantage: None }
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ use tch::{Kind, Tensor};
 
 use super::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
 use super::returns::gae;
-use super::{descend, masked_mean, scalar, taken, Learner, UpdateStats, ValueNorm};
+use super::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
 use crate::cmaes::Cmaes;
@@ -370,6 +370,16 @@ impl Learner for Maca {
             Weighting::Attention => vec![("critic", &self.critic_vs)],
             Weighting::Cmaes(_) => vec![("critic", &self.critic_vs), ("psi", &self.psi_vs)],
         }
+    }
+
+    fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
+        let b = batch.actions.size()[1];
+        let value = tch::no_grad(|| {
+            let z = self.critic.encode(&self.tokens(batch)).z;
+            let pi = batch.probs.view([batch.probs.size()[0], b, 1, -1]);
+            self.denormalized(&self.critic.q(&z, &pi).squeeze_dim(-1))
+        });
+        Some(CriticReadout { value, advantage: None })
     }
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {

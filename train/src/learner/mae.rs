@@ -18,10 +18,10 @@
 use tch::nn::{self, OptimizerConfig};
 use tch::Tensor;
 
-use super::coma::{coma_critic, counterfactual_advantage, train_coma_critic};
+use super::coma::{coma_critic, coma_readout, counterfactual_advantage, train_coma_critic};
 use super::ppo::{actor_step, minibatches};
 use super::td_critic::{TdCritic, TdSettings};
-use super::{masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
+use super::{masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::actor::{masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::MaeConfig;
@@ -145,6 +145,10 @@ impl Learner for Mae {
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         self.critic.var_stores_mut()
+    }
+
+    fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
+        Some(coma_readout(&self.critic.net, batch, self.n_actions))
     }
 }
 

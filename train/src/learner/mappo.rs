@@ -18,7 +18,7 @@ use tch::Tensor;
 
 use super::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
 use super::returns::gae;
-use super::{descend, masked_mean, scalar, taken, Learner, UpdateStats, ValueNorm};
+use super::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
 use crate::config::MappoConfig;
@@ -162,6 +162,11 @@ impl Learner for Mappo {
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         vec![("critic", &mut self.critic_vs)]
+    }
+
+    fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
+        let value = tch::no_grad(|| self.denormalized(&self.critic.forward(&self.critic_input(batch))));
+        Some(CriticReadout { value, advantage: None })
     }
 }
 

@@ -34,6 +34,21 @@ use crate::Result;
 /// Named scalar diagnostics of one update (columns of `metrics.csv`).
 pub type UpdateStats = Vec<(&'static str, f64)>;
 
+/// What a learner's centralised critic says about every slot of a batch:
+/// the server-side critic of hardware-in-the-loop episodes reads it live.
+#[derive(Debug)]
+pub struct CriticReadout {
+    /// The critic's estimate of the return from each slot `[T+1, B]`, in
+    /// reward units: V(s_t) for MAPPO; Q(s_t, u_t) of the joint action
+    /// taken for COMA and MAE (mean over the agents' heads) and for LICA
+    /// and SeCA (the mixing critic's Q_tot); EQ(s_t, pi_t) for MACA.
+    pub value: Tensor,
+    /// Each agent's advantage `[T+1, B, n]` where the learner's critic
+    /// defines one per step (COMA and MAE: the counterfactual advantage
+    /// against the batch's probabilities).
+    pub advantage: Option<Tensor>,
+}
+
 /// A training algorithm for the shared actor.
 pub trait Learner: Send {
     /// The learner's config name (`coma`, `mappo`, ...).
@@ -55,6 +70,12 @@ pub trait Learner: Send {
 
     /// Mutable access to the same stores, for loading a checkpoint.
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
+
+    /// The critic's readout of `batch` (no gradients), or `None` for a
+    /// learner whose critic has no per-step readout yet.
+    fn critic_readout(&self, _batch: &EpisodeBatch) -> Option<CriticReadout> {
+        None
+    }
 }
 
 /// Builds the learner `cfg.learner` for an actor whose parameters live in

@@ -22,7 +22,7 @@ use tch::{Kind, Tensor};
 use super::entropy::entropy_term;
 use super::lica::{mixing_critic, train_mixing_critic};
 use super::td_critic::TdCritic;
-use super::{descend, masked_mean, scalar, taken, unroll_episodes, Learner, UpdateStats};
+use super::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::config::{PathDirection, SecaConfig, SecaOrdering};
@@ -183,6 +183,10 @@ impl Learner for Seca {
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         self.critic.var_stores_mut()
+    }
+
+    fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
+        Some(super::lica::mixing_readout(&self.critic.net, batch, self.n_actions))
     }
 }
 

@@ -1,0 +1,94 @@
+//! The coordinator's view of the world: a [`RobotBridge`] gives it the state
+//! and each robot's observation, and applies the team's actions.
+//!
+//! [`SimulatedBridge`] runs one of murmur-train's simulators (or any
+//! [`Environment`]). A bridge for real robots implements the same trait:
+//!
+//! - `reset` brings the robots to their start poses (or waits for an
+//!   operator) and returns when the episode may start;
+//! - `observe` and `state` come from the state estimate (motion capture,
+//!   odometry, a localisation filter), expressed exactly as the simulator
+//!   the actor was trained on lays them out;
+//! - `apply` receives the action each robot executes: robots that actuate
+//!   their own motors (their agent's `Actuator`) need nothing sent, so the
+//!   bridge waits out the control period and refreshes its estimate;
+//!   robots driven from the server get their commands forwarded here;
+//! - the reward is the task's, computed from the estimate.
+//!
+//! Errors from a real bridge (a lost tracker, an emergency stop) end the
+//! run with [`BridgeError`]; the episodes recorded so far stay on disk.
+
+use murmur_train::env::batch::Dims;
+use murmur_train::env::{Environment, StepOutcome};
+
+/// Why a bridge cannot go on.
+#[derive(Debug, thiserror::Error)]
+#[error("robot bridge `{bridge}`: {msg}")]
+pub struct BridgeError {
+    /// The bridge's name.
+    pub bridge: String,
+    /// What went wrong.
+    pub msg: String,
+}
+
+/// The world the coordinator runs episodes in.
+pub trait RobotBridge {
+    /// A short name for logs and dataset metadata (`spread`, `lab-mocap`).
+    fn name(&self) -> &str;
+    /// The team's dimensions.
+    fn dims(&self) -> Dims;
+    /// Starts an episode; a simulator draws its start from `seed`.
+    fn reset(&mut self, seed: u64) -> Result<(), BridgeError>;
+    /// Writes robot `agent`'s observation (`obs_dim` values) and its
+    /// availability mask (`n_actions` values, 1.0 = allowed).
+    fn observe(&mut self, agent: usize, obs: &mut [f32], avail: &mut [f32]) -> Result<(), BridgeError>;
+    /// Writes the global state (`state_dim` values) the critic sees.
+    fn state(&mut self, out: &mut [f32]) -> Result<(), BridgeError>;
+    /// Applies one action per robot and advances one step.
+    fn apply(&mut self, actions: &[usize]) -> Result<StepOutcome, BridgeError>;
+    /// Each robot's own reward for the last step, when the task has one.
+    fn agent_rewards(&self) -> Option<&[f64]> {
+        None
+    }
+}
+
+/// A bridge to a simulator: the robots' world is murmur-train's physics.
+pub struct SimulatedBridge {
+    name: String,
+    env: Box<dyn Environment>,
+}
+
+impl SimulatedBridge {
+    /// Runs `env`, named `name` in logs and recordings.
+    pub fn new(name: impl Into<String>, env: Box<dyn Environment>) -> Self {
+        Self { name: name.into(), env }
+    }
+}
+
+impl RobotBridge for SimulatedBridge {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn dims(&self) -> Dims {
+        Dims::of(&self.env)
+    }
+    fn reset(&mut self, seed: u64) -> Result<(), BridgeError> {
+        self.env.reset(seed);
+        Ok(())
+    }
+    fn observe(&mut self, agent: usize, obs: &mut [f32], avail: &mut [f32]) -> Result<(), BridgeError> {
+        self.env.write_obs(agent, obs);
+        self.env.write_avail_actions(agent, avail);
+        Ok(())
+    }
+    fn state(&mut self, out: &mut [f32]) -> Result<(), BridgeError> {
+        self.env.write_state(out);
+        Ok(())
+    }
+    fn apply(&mut self, actions: &[usize]) -> Result<StepOutcome, BridgeError> {
+        Ok(self.env.step(actions))
+    }
+    fn agent_rewards(&self) -> Option<&[f64]> {
+        self.env.agent_rewards()
+    }
+}

@@ -1,0 +1,122 @@
+//! The swarm launcher: one `murmur agent` process per robot, for simulated
+//! swarms on one machine (`murmur hil --spawn-agents`).
+//!
+//! Each agent runs with `--exit-with-stdin`: its standard input is a pipe
+//! from the coordinator, so [`Swarm::stop`] only closes the pipes and the
+//! agents end cleanly, and a coordinator that is killed takes its agents
+//! with it (the pipes close with the process) instead of leaving orphans.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::HwError;
+
+/// How to start the agents.
+#[derive(Debug, Clone)]
+pub struct AgentLaunch {
+    /// The `murmur` executable.
+    pub exe: PathBuf,
+    /// The exported actor every agent loads.
+    pub model: PathBuf,
+    /// `onnx` or `nano`.
+    pub backend: String,
+    /// The swarm's name.
+    pub swarm: String,
+    /// Zenoh endpoints the agents connect to (the coordinator's).
+    pub connect: Vec<String>,
+    /// Milliseconds of silence before an agent sends its safe action.
+    pub stale_after_ms: u64,
+    /// The agents' safe action.
+    pub safe_action: usize,
+}
+
+/// Running agent processes, by robot id.
+#[derive(Debug)]
+pub struct Swarm {
+    launch: AgentLaunch,
+    agents: Vec<(usize, Child)>,
+}
+
+impl Swarm {
+    /// Starts agents `0..n`.
+    pub fn spawn(launch: AgentLaunch, n: usize) -> Result<Self, HwError> {
+        let mut swarm = Self { launch, agents: Vec::with_capacity(n) };
+        for id in 0..n {
+            swarm.start(id)?;
+        }
+        Ok(swarm)
+    }
+
+    /// Starts (or restarts) the agent of robot `id`.
+    pub fn start(&mut self, id: usize) -> Result<(), HwError> {
+        self.kill(id);
+        let l = &self.launch;
+        let mut cmd = Command::new(&l.exe);
+        cmd.arg("agent")
+            .arg("--model")
+            .arg(&l.model)
+            .args(["--backend", &l.backend, "--swarm", &l.swarm, "--id", &id.to_string()])
+            .args(["--stale-after", &l.stale_after_ms.to_string(), "--safe-action", &l.safe_action.to_string()])
+            .arg("--exit-with-stdin")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null());
+        for e in &l.connect {
+            cmd.args(["--connect", e]);
+        }
+        let child = cmd.spawn().map_err(|e| HwError::Launch(format!("cannot start {}: {e}", l.exe.display())))?;
+        self.agents.push((id, child));
+        Ok(())
+    }
+
+    /// Kills robot `id`'s agent at once (no clean stop), if it runs.
+    pub fn kill(&mut self, id: usize) {
+        if let Some(k) = self.agents.iter().position(|(i, _)| *i == id) {
+            let (_, mut child) = self.agents.swap_remove(k);
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Ids of the agents started and not stopped, in order.
+    pub fn ids(&self) -> Vec<usize> {
+        let mut ids: Vec<usize> = self.agents.iter().map(|(i, _)| *i).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// Stops every agent cleanly (closes its standard input), waiting up to
+    /// `grace` in all before killing the rest. Returns each agent's exit
+    /// status (`None`: it had to be killed).
+    pub fn stop(mut self, grace: Duration) -> Vec<(usize, Option<ExitStatus>)> {
+        let mut agents = std::mem::take(&mut self.agents);
+        agents.sort_by_key(|(i, _)| *i);
+        for (_, child) in &mut agents {
+            drop(child.stdin.take());
+        }
+        let deadline = Instant::now() + grace;
+        agents
+            .into_iter()
+            .map(|(id, mut child)| loop {
+                match child.try_wait() {
+                    Ok(Some(status)) => break (id, Some(status)),
+                    Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+                    _ => {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                        break (id, None);
+                    }
+                }
+            })
+            .collect()
+    }
+}
+
+impl Drop for Swarm {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.agents {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! One hardware-in-the-loop run put together, as `murmur hil` does it: a
+//! simulated bridge for a built-in task, the Zenoh link, an optional
+//! server-side critic and recorder, and optionally the robots' agent
+//! processes on this machine.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use murmur_runtime::swarm::{zenoh_config, ZenohOptions};
+use murmur_train::config::EnvConfig;
+
+use crate::bridge::{RobotBridge, SimulatedBridge};
+use crate::coordinator::{Coordinator, HilOptions};
+use crate::critic_server::ServerCritic;
+use crate::launcher::{AgentLaunch, Swarm};
+use crate::link::SwarmLink;
+use crate::recorder::{Dataset, DatasetHeader, DATASET_VERSION};
+use crate::summary::{EpisodeSummary, HilSummary};
+use crate::HwError;
+
+/// Agent processes to start for a simulated swarm.
+#[derive(Debug, Clone)]
+pub struct SpawnAgents {
+    /// The `murmur` executable.
+    pub exe: PathBuf,
+    /// The exported actor (ONNX file or nano blob).
+    pub model: PathBuf,
+    /// `onnx` or `nano`.
+    pub backend: String,
+    /// The agents' `--stale-after`, milliseconds.
+    pub stale_after_ms: u64,
+}
+
+/// Everything one run needs.
+#[derive(Debug, Clone)]
+pub struct HilRun {
+    /// The simulated task.
+    pub env: EnvConfig,
+    /// The swarm's name.
+    pub swarm: String,
+    /// Pacing, deadlines, episodes, seed, safe action.
+    pub options: HilOptions,
+    /// Record the episodes into this dataset directory.
+    pub record: Option<PathBuf>,
+    /// Load this training run's critic on the server.
+    pub critic: Option<PathBuf>,
+    /// Start the robots' agents here.
+    pub spawn: Option<SpawnAgents>,
+    /// How the coordinator joins Zenoh.
+    pub zenoh: ZenohOptions,
+}
+
+/// A free TCP port on the loopback interface.
+fn free_port() -> Result<u16, HwError> {
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| HwError::Launch(format!("no free port: {e}")))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| HwError::Launch(format!("no free port: {e}")))
+}
+
+/// Runs `run` until its episodes are done or `stop` is set; calls
+/// `on_episode` after each episode. Spawned agents are stopped at the end,
+/// whatever happened.
+pub fn run_hil(
+    run: &HilRun,
+    stop: &AtomicBool,
+    on_episode: impl FnMut(&EpisodeSummary),
+) -> Result<HilSummary, HwError> {
+    let bridge = SimulatedBridge::new(run.env.name(), run.env.build());
+    let dims = bridge.dims();
+    let critic = run.critic.as_deref().map(ServerCritic::load).transpose()?;
+    if let Some(c) = &critic {
+        log::info!(
+            "server-side critic: {} ({})",
+            c.learner(),
+            run.critic.as_ref().map_or("".into(), |p| p.display().to_string())
+        );
+    }
+    let dataset = match &run.record {
+        Some(dir) => Some(Dataset::open(
+            dir,
+            DatasetHeader {
+                format_version: DATASET_VERSION,
+                environment: run.env.name().to_string(),
+                n_agents: dims.n_agents,
+                obs_dim: dims.obs_dim,
+                state_dim: dims.state_dim,
+                n_actions: dims.n_actions,
+                safe_action: run.options.safe_action,
+            },
+        )?),
+        None => None,
+    };
+    // Spawned agents on one machine: the coordinator listens on a loopback
+    // port and the agents connect to it, unless endpoints were given.
+    let mut zenoh = run.zenoh.clone();
+    let mut agent_connect = zenoh.connect.clone();
+    if run.spawn.is_some() && zenoh.listen.is_empty() && zenoh.connect.is_empty() && zenoh.config.is_none() {
+        let endpoint = format!("tcp/127.0.0.1:{}", free_port()?);
+        zenoh.listen.push(endpoint.clone());
+        agent_connect.push(endpoint);
+    } else if !zenoh.listen.is_empty() {
+        agent_connect.extend(zenoh.listen.iter().map(|e| e.replace("0.0.0.0", "127.0.0.1")));
+    }
+    let config = zenoh_config(&zenoh).map_err(|e| HwError::Zenoh(e.to_string()))?;
+    let link = SwarmLink::open(config, &run.swarm, dims.n_agents)?;
+    let swarm = match &run.spawn {
+        Some(s) => Some(Swarm::spawn(
+            AgentLaunch {
+                exe: s.exe.clone(),
+                model: s.model.clone(),
+                backend: s.backend.clone(),
+                swarm: run.swarm.clone(),
+                connect: agent_connect,
+                stale_after_ms: s.stale_after_ms,
+                safe_action: run.options.safe_action,
+            },
+            dims.n_agents,
+        )?),
+        None => None,
+    };
+    let mut coordinator = Coordinator::new(bridge, link, critic, dataset, run.options.clone())?;
+    let result = coordinator.run(stop, on_episode);
+    if let Some(swarm) = swarm {
+        for (id, status) in swarm.stop(Duration::from_secs(5)) {
+            match status {
+                Some(s) if s.success() => {}
+                Some(s) => log::warn!("agent {id} ended with {s}"),
+                None => log::warn!("agent {id} did not stop within 5 s and was killed"),
+            }
+        }
+    }
+    coordinator.close();
+    result
+}

@@ -1,0 +1,35 @@
+//! Zenoh options shared by the commands that join a swarm.
+
+use std::path::PathBuf;
+
+use murmur::runtime::swarm::ZenohOptions;
+
+/// How to join the swarm's Zenoh network.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ZenohArgs {
+    /// A Zenoh JSON5 config (routers, TLS, access control); Zenoh's
+    /// peer-mode defaults without.
+    #[arg(long)]
+    pub zenoh_config: Option<PathBuf>,
+    /// Listen on this Zenoh endpoint (e.g. tcp/0.0.0.0:7447); repeatable.
+    /// Explicit endpoints turn multicast discovery off.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub listen: Vec<String>,
+    /// Connect to this Zenoh endpoint (e.g. tcp/192.168.1.10:7447); repeatable.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub connect: Vec<String>,
+}
+
+impl ZenohArgs {
+    /// The library's options.
+    pub fn options(&self) -> ZenohOptions {
+        ZenohOptions { config: self.zenoh_config.clone(), listen: self.listen.clone(), connect: self.connect.clone() }
+    }
+}
+
+/// Sets `stop` on Ctrl-C or SIGTERM, so a command ends cleanly.
+pub fn stop_on_signal(stop: &std::sync::Arc<std::sync::atomic::AtomicBool>) -> anyhow::Result<()> {
+    let flag = std::sync::Arc::clone(stop);
+    ctrlc::set_handler(move || flag.store(true, std::sync::atomic::Ordering::Relaxed))
+        .map_err(|e| anyhow::anyhow!("cannot install the signal handler: {e}"))
+}

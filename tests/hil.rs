@@ -1,0 +1,341 @@
+//! End to end: hardware-in-the-loop episodes with real `murmur agent`
+//! processes over real Zenoh on loopback. The robots' recorded actions must
+//! be exactly what their on-board policy computes from the recorded
+//! observations; Python reads the dataset with no murmur code; robots that
+//! die mid-episode, a rogue publisher and a killed coordinator lose nothing.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use murmur::export::{export_onnx, VerifySettings};
+use murmur::hw::coordinator::{HilOptions, Pacing};
+use murmur::hw::launcher::{AgentLaunch, Swarm};
+use murmur::hw::recorder::{self, Origin};
+use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
+use murmur::runtime::policy::OnnxPolicy;
+use murmur::runtime::swarm::ZenohOptions;
+use murmur::runtime::wire::{ActionMsg, ActionSource, MAX_MESSAGE_BYTES, WIRE_VERSION};
+use murmur::runtime::Policy;
+use murmur::train::checkpoint;
+use murmur::train::config::{Config, EnvConfig};
+use murmur::train::trainer::Trainer;
+use safetensors::SafeTensors;
+use zenoh::Wait;
+
+const READER: &str = r#"
+import hashlib, json, pathlib, sys
+import numpy as np
+from safetensors.numpy import load_file
+
+root = pathlib.Path(sys.argv[1])
+m = json.loads((root / "manifest.json").read_text())
+n, A, O = m["n_agents"], m["n_actions"], m["obs_dim"]
+out = []
+for e in m["episodes"]:
+    blob = (root / e["file"]).read_bytes()
+    assert hashlib.sha256(blob).hexdigest() == e["sha256"], "checksum"
+    ep = load_file(str(root / e["file"]))
+    T = e["steps"]
+    assert ep["actions"].shape == (T, n) and ep["actions"].dtype == np.int64
+    assert ep["obs"].shape == (T + 1, n, O) and ep["state"].shape == (T + 1, m["state_dim"])
+    assert abs(float(ep["reward"].sum()) - e["return"]) < 1e-3, "return"
+    policy = ep["action_source"] == 0
+    sums = ep["probs"].sum(-1)[policy]
+    assert np.abs(sums - 1).max() < 1e-5, "probabilities sum to one"
+    assert (ep["probs"][ep["avail"][:T] == 0] == 0).all(), "no mass on unavailable actions"
+    # spread's state is the concatenation of the observations
+    assert np.abs(ep["state"] - ep["obs"].reshape(T + 1, -1)).max() == 0, "state = concat(obs)"
+    assert ((ep["actions"] >= 0) & (ep["actions"] < A)).all()
+    # each robot's reward sums to the team reward
+    assert np.abs(ep["agent_rewards"].sum(-1) - ep["reward"]).max() < 1e-4, "agent rewards"
+    out.append({"episode": e["episode"], "steps": T, "policy_share": float(policy.mean()),
+                "critic_std": float(ep["critic_value"].std()) if "critic_value" in ep else None,
+                "truncated_last": int(ep["truncated"][-1])})
+print(json.dumps(out))
+"#;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A briefly trained MAPPO run on spread and its exported actor.
+fn trained_run(dir: &Path) -> (PathBuf, PathBuf) {
+    let overrides: Vec<String> =
+        ["t_max=2000", "seed=3", "eval_interval=0", "save_interval=0", "device=\"cpu\""].map(String::from).to_vec();
+    let cfg = Config::load(&root().join("configs/mappo_spread.toml"), &overrides).unwrap();
+    let run = dir.join("run");
+    let mut trainer = Trainer::new(cfg).unwrap();
+    trainer.attach_run_dir(&run, false).unwrap();
+    trainer.train(|_| {}).unwrap();
+    let ckpt = checkpoint::latest(&run.join("checkpoints")).unwrap().unwrap();
+    let model = dir.join("actor.onnx");
+    export_onnx(&ckpt, &model, VerifySettings { sequences: 8, ..Default::default() }).unwrap();
+    (run, model)
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn tensor<T: bytemuck::Pod>(st: &SafeTensors, name: &str) -> Vec<T> {
+    bytemuck::pod_collect_to_vec(st.tensor(name).unwrap().data())
+}
+
+/// Replays every recorded episode through the on-board policy: each
+/// policy-sourced action and its probabilities must match. Returns how many
+/// policy decisions were checked.
+fn replay_matches_policy(data: &Path, model: &Path) -> usize {
+    let m = recorder::verify(data).unwrap();
+    let (n, o, a) = (m.header.n_agents, m.header.obs_dim, m.header.n_actions);
+    let mut checked = 0;
+    for e in &m.episodes {
+        let bytes = std::fs::read(data.join(&e.file)).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (obs, avail, probs) = (tensor::<f32>(&st, "obs"), tensor::<f32>(&st, "avail"), tensor::<f32>(&st, "probs"));
+        let (actions, source) = (tensor::<i64>(&st, "actions"), tensor::<u8>(&st, "action_source"));
+        for i in 0..n {
+            let mut policy = OnnxPolicy::load(model, i).unwrap();
+            for t in 0..e.steps {
+                if source[t * n + i] != Origin::Policy as u8 {
+                    // The robot was out of the team for the rest of the episode.
+                    break;
+                }
+                let r = t * n + i;
+                let d = policy.step(&obs[r * o..(r + 1) * o], &avail[r * a..(r + 1) * a]).unwrap();
+                assert_eq!(d.action as i64, actions[r], "episode {} step {t} robot {i}", e.episode);
+                for (x, y) in d.probs.iter().zip(&probs[r * a..(r + 1) * a]) {
+                    assert!((x - y).abs() < 1e-6, "probabilities differ at episode {} step {t}", e.episode);
+                }
+                checked += 1;
+            }
+        }
+    }
+    checked
+}
+
+#[test]
+fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
+    let dir = tempfile::tempdir().unwrap();
+    let (run, model) = trained_run(dir.path());
+    let data = dir.path().join("data");
+    let hil = HilRun {
+        env: EnvConfig::parse("spread", &[]).unwrap(),
+        swarm: format!("hil-lockstep-{}", std::process::id()),
+        options: HilOptions {
+            episodes: 3,
+            pacing: Pacing::Lockstep,
+            step_timeout: Duration::from_secs(5),
+            join_timeout: Duration::from_secs(60),
+            ..Default::default()
+        },
+        record: Some(data.clone()),
+        critic: Some(run),
+        spawn: Some(SpawnAgents {
+            exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
+            model: model.clone(),
+            backend: "onnx".into(),
+            stale_after_ms: 5000,
+        }),
+        zenoh: ZenohOptions::default(),
+    };
+    let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
+    println!("{summary}");
+    assert_eq!(summary.episodes.len(), 3);
+    assert!(summary.episodes.iter().all(|e| e.steps == 25 && e.incomplete_reason.is_none()), "{summary:?}");
+    assert_eq!(summary.deadline_misses(), [0, 0, 0]);
+    assert_eq!(summary.rejected.total(), 0);
+    assert_eq!(summary.step_us.len(), 75);
+
+    assert_eq!(replay_matches_policy(&data, &model), 3 * 25 * 3, "every decision was the robots' policy");
+
+    let python = root().join(".venv/bin/python");
+    let out = Command::new(&python).arg("-c").arg(READER).arg(&data).output().expect("run the project's python");
+    assert!(out.status.success(), "python reader failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    println!("python: {report}");
+    let episodes = report.as_array().unwrap();
+    assert_eq!(episodes.len(), 3);
+    for e in episodes {
+        assert_eq!(
+            (e["steps"].as_u64(), e["policy_share"].as_f64(), e["truncated_last"].as_u64()),
+            (Some(25), Some(1.0), Some(1))
+        );
+        assert!(e["critic_std"].as_f64().unwrap() > 1e-3, "the critic's values vary over an episode: {e}");
+    }
+
+    // Recording again into the same directory continues the numbering.
+    let again = HilRun { options: HilOptions { episodes: 1, ..hil.options.clone() }, critic: None, ..hil };
+    run_hil(&again, &AtomicBool::new(false), |_| {}).unwrap();
+    let m = recorder::verify(&data).unwrap();
+    assert_eq!(m.episodes.iter().map(|e| e.episode).collect::<Vec<_>>(), [1, 2, 3, 4]);
+}
+
+/// A rogue peer on the action keys: malformed bytes, well-formed answers for
+/// another episode, an unknown robot id.
+fn rogue(port: u16, swarm: &str, stop: &AtomicBool) -> u64 {
+    let mut cfg = zenoh::Config::default();
+    cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
+    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+    let session = zenoh::open(cfg).wait().unwrap();
+    let own = session.declare_publisher(format!("murmur/{swarm}/agent/0/act")).wait().unwrap();
+    let stranger = session.declare_publisher(format!("murmur/{swarm}/agent/77/act")).wait().unwrap();
+    let mut buf = [0u8; MAX_MESSAGE_BYTES];
+    let out_of_turn = ActionMsg {
+        version: WIRE_VERSION,
+        episode: 999,
+        step: 3,
+        action: 4,
+        source: ActionSource::Policy,
+        probs: heapless::Vec::new(),
+        inference_us: 1,
+        model_sha256: [0; 32],
+    };
+    let mut sent = 0;
+    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+        own.put(b"\x01\xff\xffgarbage".to_vec()).wait().unwrap();
+        own.put(out_of_turn.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        stranger.put(out_of_turn.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        sent += 3;
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let _ = session.close().wait();
+    sent
+}
+
+#[test]
+fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = trained_run(dir.path());
+    let data = dir.path().join("data");
+    let port = free_port();
+    let swarm = format!("hil-faults-{}", std::process::id());
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let hil = HilRun {
+        env: EnvConfig::parse("spread", &[]).unwrap(),
+        swarm: swarm.clone(),
+        options: HilOptions {
+            episodes: 8,
+            pacing: Pacing::Realtime { hz: 50.0 },
+            join_timeout: Duration::from_secs(60),
+            rejoin_wait: Duration::from_secs(10),
+            ..Default::default()
+        },
+        record: Some(data.clone()),
+        critic: None,
+        spawn: None,
+        zenoh: ZenohOptions { listen: vec![endpoint.clone()], ..Default::default() },
+    };
+    let launch = AgentLaunch {
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
+        model: model.clone(),
+        backend: "onnx".into(),
+        swarm: swarm.clone(),
+        connect: vec![endpoint],
+        stale_after_ms: 5000,
+        safe_action: 0,
+    };
+    let stop_rogue = AtomicBool::new(false);
+    let (summary, rogue_sent) = std::thread::scope(|s| {
+        let coordinator = s.spawn(|| {
+            let episodes = std::sync::Mutex::new(Vec::new());
+            let summary = run_hil(&hil, &AtomicBool::new(false), |e| episodes.lock().unwrap().push(e.episode));
+            (summary, episodes)
+        });
+        let mut agents = Swarm::spawn(launch, 3).unwrap();
+        let rogue = s.spawn(|| rogue(port, &swarm, &stop_rogue));
+        // Kill robot 1 in the second episode (half a second at 50 Hz is one
+        // episode), bring it back a second later.
+        std::thread::sleep(Duration::from_millis(200));
+        let start = Instant::now();
+        while !data.join(recorder::episode_file(1)).exists() && start.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(150));
+        agents.kill(1);
+        std::thread::sleep(Duration::from_millis(1000));
+        agents.start(1).unwrap();
+        let (summary, _) = coordinator.join().unwrap();
+        stop_rogue.store(true, std::sync::atomic::Ordering::Relaxed);
+        let sent = rogue.join().unwrap();
+        agents.stop(Duration::from_secs(5));
+        (summary.unwrap(), sent)
+    });
+    println!("{summary}\nrogue payloads sent: {rogue_sent}");
+    assert_eq!(summary.episodes.len(), 8, "the run went on");
+    let incomplete: Vec<_> = summary.episodes.iter().filter(|e| e.incomplete_reason.is_some()).collect();
+    assert!(!incomplete.is_empty(), "the killed robot's episode was not flagged");
+    assert!(
+        incomplete[0].incomplete_reason.as_deref().unwrap().contains("robot 1"),
+        "{:?}",
+        incomplete[0].incomplete_reason
+    );
+    let last = summary.episodes.last().unwrap();
+    assert!(last.incomplete_reason.is_none(), "robot 1 rejoined: {:?}", last.incomplete_reason);
+    let r = summary.rejected;
+    assert!(r.malformed > 0 && r.out_of_turn > 0 && r.unknown_agent > 0, "{r:?}");
+
+    // Nothing rogue was applied: every policy-sourced action is the policy's,
+    // every other one is the safe action, and the dataset's checksums hold.
+    let checked = replay_matches_policy(&data, &model);
+    assert!(checked > 8 * 25 * 2, "{checked} decisions replayed");
+    let m = recorder::verify(&data).unwrap();
+    for e in &m.episodes {
+        let bytes = std::fs::read(data.join(&e.file)).unwrap();
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        let (actions, source) = (tensor::<i64>(&st, "actions"), tensor::<u8>(&st, "action_source"));
+        for (a, s) in actions.iter().zip(&source) {
+            assert!(*s == Origin::Policy as u8 || *a == 0, "a non-policy action other than the safe one");
+        }
+    }
+}
+
+#[test]
+fn killing_the_coordinator_loses_no_recorded_episode_and_takes_its_agents_along() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = trained_run(dir.path());
+    let data = dir.path().join("data");
+    let swarm = format!("hil-kill-{}", std::process::id());
+    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_murmur"))
+        .args(["hil", "--env", "spread", "--swarm", &swarm, "--episodes", "100000", "--spawn-agents", "--model"])
+        .arg(&model)
+        .arg("--record")
+        .arg(&data)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    loop {
+        let listed = recorder::read_manifest(&data).map(|m| m.episodes.len()).unwrap_or(0);
+        if listed >= 3 {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "no episodes recorded");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    coordinator.kill().unwrap(); // SIGKILL: no clean-up runs
+    coordinator.wait().unwrap();
+
+    // Every listed episode is whole; a file written but not yet listed is
+    // adopted on the next open.
+    let m = recorder::verify(&data).unwrap();
+    assert!(m.episodes.len() >= 3);
+    let header = m.header.clone();
+    let ds = recorder::Dataset::open(&data, header).unwrap();
+    assert!(ds.manifest().episodes.len() >= m.episodes.len());
+    recorder::verify(&data).unwrap();
+    assert!(m.episodes.iter().all(|e| e.complete && e.steps == 25));
+
+    // The agents' standard input closed with the coordinator: they end.
+    let start = Instant::now();
+    loop {
+        let ps = Command::new("pgrep").args(["-f", &swarm]).output().unwrap();
+        if ps.stdout.is_empty() {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(15), "agents outlived the coordinator: {:?}", ps.stdout);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -1,0 +1,154 @@
+//! Model hot swap end to end: `murmur deploy` sends a new model to a
+//! running `murmur agent` process over Zenoh; the agent finishes the episode
+//! on the old model and starts the next one on the new; models with a wrong
+//! hash, another team's dimensions or unreadable bytes are refused and the
+//! running model stays.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use murmur::export::{export, Format, VerifySettings};
+use murmur::runtime::policy::OnnxPolicy;
+use murmur::runtime::swarm::model_key;
+use murmur::runtime::wire::{ActionMsg, ModelFormat, ModelMsg, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
+use murmur::runtime::{ActorSpec, Policy};
+use murmur::train::actor::{Actor, ActorOptions};
+use murmur::train::checkpoint::{self, CheckpointMeta};
+use sha2::{Digest, Sha256};
+use zenoh::Wait;
+
+const SPEC: ActorSpec = ActorSpec { obs_dim: 6, n_actions: 4, n_agents: 2, hidden: 16 };
+
+fn exported(dir: &Path, name: &str, spec: ActorSpec, seed: i64) -> PathBuf {
+    tch::manual_seed(seed);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let _actor = Actor::new(&vs.root(), spec, options);
+    let ckpt = checkpoint::save(&dir.join(name), &vs, &[], CheckpointMeta::untrained(spec, options, "test")).unwrap();
+    let out = dir.join(format!("{name}.onnx"));
+    export(&ckpt, &out, Format::Onnx, VerifySettings { sequences: 4, ..Default::default() }).unwrap();
+    out
+}
+
+fn sha(path: &Path) -> [u8; 32] {
+    Sha256::digest(std::fs::read(path).unwrap()).into()
+}
+
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_a = exported(dir.path(), "a", SPEC, 1);
+    let model_b = exported(dir.path(), "b", SPEC, 2);
+    let other_team = exported(dir.path(), "c", ActorSpec { obs_dim: 7, ..SPEC }, 3);
+    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let swarm = format!("swap{}", std::process::id());
+    let _agent = Running(
+        Command::new(env!("CARGO_BIN_EXE_murmur"))
+            .args(["agent", "--model"])
+            .arg(&model_a)
+            .args(["--swarm", &swarm, "--id", "1", "--stale-after", "5000", "--listen", &endpoint])
+            .spawn()
+            .unwrap(),
+    );
+    let mut cfg = zenoh::Config::default();
+    cfg.insert_json5("connect/endpoints", &format!(r#"["{endpoint}"]"#)).unwrap();
+    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+    let session = zenoh::open(cfg).wait().unwrap();
+    let base = format!("murmur/{swarm}/agent/1");
+    let start = Instant::now();
+    while session.liveliness().get(&base).wait().unwrap().recv_timeout(Duration::from_secs(1)).ok().flatten().is_none()
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "the agent never came up");
+    }
+    let observations = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
+    let actions = session.declare_subscriber(format!("{base}/act")).wait().unwrap();
+    let mut buf = [0u8; MAX_MESSAGE_BYTES];
+    let mut ask = |episode: u64, step: u32| -> ActionMsg {
+        let obs: Vec<f32> = (0..SPEC.obs_dim).map(|i| ((i as u32 * 7 + step * 3) % 5) as f32 * 0.4 - 0.8).collect();
+        let msg = ObservationMsg {
+            version: WIRE_VERSION,
+            episode,
+            step,
+            reset: step == 0,
+            obs: heapless::Vec::from_slice(&obs).unwrap(),
+            avail: heapless::Vec::from_slice(&[1.0; 4]).unwrap(),
+        };
+        observations.put(msg.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        let sample = actions.recv_timeout(Duration::from_secs(10)).unwrap().expect("an answer");
+        ActionMsg::decode(&sample.payload().to_bytes(), &SPEC).unwrap()
+    };
+    let obs_of = |step: u32| -> Vec<f32> {
+        (0..SPEC.obs_dim).map(|i| ((i as u32 * 7 + step * 3) % 5) as f32 * 0.4 - 0.8).collect()
+    };
+    let mut local_a = OnnxPolicy::load(&model_a, 1).unwrap();
+    for step in 0..3 {
+        let reply = ask(1, step);
+        let expected = local_a.step(&obs_of(step), &[1.0; 4]).unwrap();
+        assert_eq!(reply.model_sha256, sha(&model_a));
+        assert!(reply.probs.iter().zip(expected.probs).all(|(x, y)| (x - y).abs() < 1e-6));
+    }
+
+    // Deploy B with the CLI, mid-episode.
+    let out = Command::new(env!("CARGO_BIN_EXE_murmur"))
+        .args(["deploy", "--model"])
+        .arg(&model_b)
+        .args(["--swarm", &swarm, "--connect", &endpoint])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
+    println!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    std::thread::sleep(Duration::from_millis(1500)); // loading happens beside the running model
+
+    // The episode finishes on A...
+    let reply = ask(1, 3);
+    let expected = local_a.step(&obs_of(3), &[1.0; 4]).unwrap();
+    assert_eq!(reply.model_sha256, sha(&model_a), "switched mid-episode");
+    assert!(reply.probs.iter().zip(expected.probs).all(|(x, y)| (x - y).abs() < 1e-6));
+    // ...and the next one starts on B.
+    let mut local_b = OnnxPolicy::load(&model_b, 1).unwrap();
+    let reply = ask(2, 0);
+    let expected = local_b.step(&obs_of(0), &[1.0; 4]).unwrap();
+    assert_eq!(reply.model_sha256, sha(&model_b), "the new model did not take over");
+    assert!(reply.probs.iter().zip(expected.probs).all(|(x, y)| (x - y).abs() < 1e-6));
+
+    // Refused: another team's model, a wrong hash, bytes that are no model.
+    let out = Command::new(env!("CARGO_BIN_EXE_murmur"))
+        .args(["deploy", "--model"])
+        .arg(&other_team)
+        .args(["--swarm", &swarm, "--connect", &endpoint])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bytes = std::fs::read(&model_a).unwrap();
+    let tampered =
+        ModelMsg { version: WIRE_VERSION, sha256: [0; 32], spec: SPEC, format: ModelFormat::Onnx, model: &bytes };
+    let garbage = b"not an onnx file at all";
+    let garbage_msg = ModelMsg {
+        version: WIRE_VERSION,
+        sha256: Sha256::digest(garbage).into(),
+        spec: SPEC,
+        format: ModelFormat::Onnx,
+        model: garbage,
+    };
+    for msg in [tampered, garbage_msg] {
+        let mut out = vec![0u8; ModelMsg::max_encoded_len(msg.model.len())];
+        let payload = msg.encode(&mut out).unwrap().to_vec();
+        session.put(model_key(&swarm), payload).wait().unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let reply = ask(3, 0);
+    assert_eq!(reply.model_sha256, sha(&model_b), "a bad model replaced the running one");
+    let _ = session.close().wait();
+}
