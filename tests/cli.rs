@@ -140,3 +140,28 @@ fn bad_configs_are_one_line_errors() {
     assert_clean_error(&murmur(&["eval", "--run", "nowhere"], tmp.path()), "nowhere/config.toml");
     assert_clean_error(&murmur(&["plot", "nowhere"], tmp.path()), "is this a run directory?");
 }
+
+#[test]
+fn hil_and_deploy_refuse_bad_input_with_one_line_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("tcp/127.0.0.1:{port}");
+    let hil = |extra: &[&str]| {
+        let mut args = vec!["hil", "--swarm", "clitest", "--listen", &listen];
+        args.extend_from_slice(extra);
+        murmur(&args, tmp.path())
+    };
+    assert_clean_error(&hil(&["--env", "nosuch"]), "nosuch");
+    assert_clean_error(&hil(&["--env", "spread", "--set", "n_agents=1"]), "env.n_agents");
+    assert_clean_error(&hil(&["--env", "spread", "--set", "colour=red"]), "colour");
+    assert_clean_error(&hil(&["--env", "spread", "--safe-action", "9"]), "safe action 9");
+    assert_clean_error(&hil(&["--critic", "no/such/run"]), "no/such/run");
+    // Nobody answers: the timeout names every missing robot.
+    assert_clean_error(&hil(&["--env", "spread", "--join-timeout", "1"]), "robots [0, 1, 2] did not come up");
+    let deploy = |model: &str| {
+        murmur(&["deploy", "--model", model, "--swarm", "clitest", "--wait", "1", "--listen", &listen], tmp.path())
+    };
+    assert_clean_error(&deploy("missing.onnx"), "missing.onnx: no such file");
+    std::fs::write(tmp.path().join("model.onnx"), b"not checked before an agent answers").unwrap();
+    assert_clean_error(&deploy("model.onnx"), "no agent of swarm `clitest`");
+}

@@ -17,7 +17,7 @@ use murmur::hw::recorder::{self, Origin};
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::policy::OnnxPolicy;
 use murmur::runtime::swarm::ZenohOptions;
-use murmur::runtime::wire::{ActionMsg, ActionSource, MAX_MESSAGE_BYTES, WIRE_VERSION};
+use murmur::runtime::wire::{ActionMsg, ActionSource, CriticMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::Policy;
 use murmur::train::checkpoint;
 use murmur::train::config::{Config, EnvConfig};
@@ -121,9 +121,39 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
     let dir = tempfile::tempdir().unwrap();
     let (run, model) = trained_run(dir.path());
     let data = dir.path().join("data");
+    let port = free_port();
+    let swarm = format!("hil-lockstep-{}", std::process::id());
+    // A monitor on the critic's key: it connects once the coordinator
+    // listens (while the agents start) and collects until the run ends.
+    let run_over = std::sync::Arc::new(AtomicBool::new(false));
+    let monitor = {
+        let (run_over, key) = (run_over.clone(), format!("murmur/{swarm}/critic/**"));
+        std::thread::spawn(move || {
+            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let mut cfg = zenoh::Config::default();
+            cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
+            cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+            let session = zenoh::open(cfg).wait().unwrap();
+            let readings = session.declare_subscriber(key).wait().unwrap();
+            let mut got = Vec::new();
+            while !run_over.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Ok(Some(s)) = readings.recv_timeout(Duration::from_millis(50)) {
+                    got.push(CriticMsg::decode(&s.payload().to_bytes()).unwrap());
+                }
+            }
+            got.extend(
+                std::iter::from_fn(|| readings.try_recv().ok().flatten())
+                    .map(|s| CriticMsg::decode(&s.payload().to_bytes()).unwrap()),
+            );
+            let _ = session.close().wait();
+            got
+        })
+    };
     let hil = HilRun {
         env: EnvConfig::parse("spread", &[]).unwrap(),
-        swarm: format!("hil-lockstep-{}", std::process::id()),
+        swarm: swarm.clone(),
         options: HilOptions {
             episodes: 3,
             pacing: Pacing::Lockstep,
@@ -139,17 +169,31 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
             backend: "onnx".into(),
             stale_after_ms: 5000,
         }),
-        zenoh: ZenohOptions::default(),
+        zenoh: ZenohOptions { listen: vec![format!("tcp/127.0.0.1:{port}")], ..Default::default() },
     };
     let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
     println!("{summary}");
     assert_eq!(summary.episodes.len(), 3);
+    // The critic published every step it recorded (the monitor joins while
+    // the agents start, so it may miss at most the first few).
+    std::thread::sleep(Duration::from_millis(200));
+    run_over.store(true, std::sync::atomic::Ordering::Relaxed);
+    let published = monitor.join().unwrap();
     assert!(summary.episodes.iter().all(|e| e.steps == 25 && e.incomplete_reason.is_none()), "{summary:?}");
     assert_eq!(summary.deadline_misses(), [0, 0, 0]);
     assert_eq!(summary.rejected.total(), 0);
     assert_eq!(summary.step_us.len(), 75);
 
     assert_eq!(replay_matches_policy(&data, &model), 3 * 25 * 3, "every decision was the robots' policy");
+    assert!(published.len() >= 70, "{} critic readings published", published.len());
+    let m = recorder::read_manifest(&data).unwrap();
+    for msg in &published {
+        let e = &m.episodes[(msg.episode - 1) as usize];
+        let st_bytes = std::fs::read(data.join(&e.file)).unwrap();
+        let st = SafeTensors::deserialize(&st_bytes).unwrap();
+        let recorded = tensor::<f32>(&st, "critic_value")[msg.step as usize];
+        assert_eq!(msg.value, recorded, "published and recorded critic values differ");
+    }
 
     let python = root().join(".venv/bin/python");
     let out = Command::new(&python).arg("-c").arg(READER).arg(&data).output().expect("run the project's python");
@@ -236,6 +280,7 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
         connect: vec![endpoint],
         stale_after_ms: 5000,
         safe_action: 0,
+        low_latency: false,
     };
     let stop_rogue = AtomicBool::new(false);
     let (summary, rogue_sent) = std::thread::scope(|s| {

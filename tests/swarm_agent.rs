@@ -156,3 +156,82 @@ fn agent_process_serves_fails_safe_and_survives_a_restart() {
     agent.kill().unwrap();
     agent.wait().unwrap();
 }
+
+/// A coordinator-side session listening on `port`.
+fn coordinator_session(port: u16) -> zenoh::Session {
+    let mut cfg = zenoh::Config::default();
+    cfg.insert_json5("listen/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
+    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+    zenoh::open(cfg).wait().unwrap()
+}
+
+/// One observation for episode `episode`, answered within `patience`
+/// (resent every 500 ms while the link comes up).
+fn answer_within(session: &zenoh::Session, base: &str, episode: u64, patience: Duration) -> Option<ActionMsg> {
+    let publisher = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
+    let sub = session.declare_subscriber(format!("{base}/act")).wait().unwrap();
+    let mut buf = [0u8; MAX_MESSAGE_BYTES];
+    let (msg, _) = observation(episode, 0, 1);
+    let start = Instant::now();
+    while start.elapsed() < patience {
+        publisher.put(msg.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while let Ok(Some(sample)) = sub.recv_deadline(deadline) {
+            let reply = ActionMsg::decode(&sample.payload().to_bytes(), &SPEC).unwrap();
+            if reply.source == ActionSource::Policy && reply.episode == episode {
+                return Some(reply);
+            }
+        }
+    }
+    None
+}
+
+#[test]
+fn agent_reconnects_after_losing_its_coordinator_and_sends_the_safe_action_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = exported(dir.path());
+    let port = free_port();
+    let swarm = format!("reconnect{}", std::process::id());
+    let base = format!("murmur/{swarm}/agent/1");
+    let coordinator = coordinator_session(port);
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_murmur"))
+        .args(["agent", "--model"])
+        .arg(&model)
+        .args(["--swarm", &swarm, "--id", "1", "--stale-after", "300", "--exit-with-stdin", "--connect"])
+        .arg(format!("tcp/127.0.0.1:{port}"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let reply = answer_within(&coordinator, &base, 1, Duration::from_secs(30)).expect("the agent never answered");
+    assert_eq!(reply.episode, 1);
+
+    // The coordinator goes away: the agent's link drops and it goes silent.
+    let _ = coordinator.close().wait();
+    drop(coordinator);
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(agent.try_wait().unwrap().is_none(), "the agent died with its link");
+
+    // A coordinator comes back on the same endpoint: Zenoh's connect retry
+    // finds it and the agent serves again.
+    let coordinator = coordinator_session(port);
+    let started = Instant::now();
+    let reply = answer_within(&coordinator, &base, 2, Duration::from_secs(30)).expect("the agent never reconnected");
+    println!("reconnected and answered after {:?}", started.elapsed());
+    assert_eq!((reply.episode, reply.source), (2, ActionSource::Policy));
+    let _ = coordinator.close().wait();
+
+    // A clean stop reports the silences: at least one safe action, flagged stale.
+    drop(agent.stdin.take());
+    let out = agent.wait_with_output().unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    println!("{report}");
+    assert!(out.status.success());
+    let stale: u64 = report
+        .split("stale: ")
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .expect("the agent's summary line");
+    assert!(stale >= 1, "no stale safe action while the coordinator was gone: {report}");
+}

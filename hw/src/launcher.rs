@@ -29,6 +29,8 @@ pub struct AgentLaunch {
     pub stale_after_ms: u64,
     /// The agents' safe action.
     pub safe_action: usize,
+    /// Zenoh's low-latency transport (must match the coordinator's).
+    pub low_latency: bool,
 }
 
 /// Running agent processes, by robot id.
@@ -63,6 +65,9 @@ impl Swarm {
             .stdout(Stdio::null());
         for e in &l.connect {
             cmd.args(["--connect", e]);
+        }
+        if l.low_latency {
+            cmd.arg("--low-latency");
         }
         let child = cmd.spawn().map_err(|e| HwError::Launch(format!("cannot start {}: {e}", l.exe.display())))?;
         self.agents.push((id, child));

@@ -114,6 +114,7 @@ pub fn run_hil(
                 connect: agent_connect,
                 stale_after_ms: s.stale_after_ms,
                 safe_action: run.options.safe_action,
+                low_latency: zenoh.low_latency,
             },
             dims.n_agents,
         )?),

@@ -14,7 +14,8 @@
 //! sends the safe action, flagged stale.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
@@ -130,6 +131,10 @@ pub struct ZenohOptions {
     pub listen: Vec<String>,
     /// Endpoints to connect to.
     pub connect: Vec<String>,
+    /// Zenoh's low-latency unicast transport (no QoS priority queues, no
+    /// batching): a lower tail on the round trip. Every process of the swarm
+    /// must use it, or their links do not open.
+    pub low_latency: bool,
 }
 
 /// The Zenoh config of `options`: the file's (or Zenoh's defaults), with
@@ -155,6 +160,10 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
     }
     if !options.listen.is_empty() || !options.connect.is_empty() {
         config.insert_json5("scouting/multicast/enabled", "false").map_err(bad("scouting"))?;
+    }
+    if options.low_latency {
+        config.insert_json5("transport/unicast/lowlatency", "true").map_err(bad("low latency"))?;
+        config.insert_json5("transport/unicast/qos/enabled", "false").map_err(bad("low latency"))?;
     }
     Ok(config)
 }
@@ -233,21 +242,37 @@ fn serve<P: Policy + Send + 'static>(
 ) -> Result<RunSummary, SwarmError> {
     let spec = policy.spec();
     // The default actuator: the command is only published.
-    let mut agent = Agent::new(policy, NoActuator, options.failsafe, sha)?;
+    let agent = Arc::new(Mutex::new(Agent::new(policy, NoActuator, options.failsafe, sha)?));
     let (obs_key, act_key, token_key) = keys(&options.swarm, options.id);
-    let publisher = session
-        .declare_publisher(act_key.clone())
-        .congestion_control(CongestionControl::Block)
-        .express(true)
+    let publisher = Arc::new(
+        session
+            .declare_publisher(act_key.clone())
+            .congestion_control(CongestionControl::Block)
+            .express(true)
+            .wait()
+            .map_err(zenoh_err("declare publisher"))?,
+    );
+    let observations = Arc::new(AtomicU64::new(0));
+    // Observations are answered in Zenoh's receive callback, as its own
+    // ping-pong does: no hand-off to another thread between the
+    // observation arriving and the action leaving.
+    let (cb_agent, cb_publisher, cb_count) = (Arc::clone(&agent), Arc::clone(&publisher), Arc::clone(&observations));
+    let _subscriber = session
+        .declare_subscriber(obs_key.clone())
+        .callback(move |sample| {
+            let payload = sample.payload().to_bytes();
+            let msg = lock(&cb_agent).on_observation(&payload, Instant::now());
+            cb_count.fetch_add(1, Ordering::Relaxed);
+            publish(&cb_publisher, &msg);
+        })
         .wait()
-        .map_err(zenoh_err("declare publisher"))?;
-    let subscriber = session.declare_subscriber(obs_key.clone()).wait().map_err(zenoh_err("declare subscriber"))?;
+        .map_err(zenoh_err("declare subscriber"))?;
     let _token = session.liveliness().declare_token(token_key).wait().map_err(zenoh_err("declare liveliness token"))?;
     let models =
         session.declare_subscriber(model_key(&options.swarm)).wait().map_err(zenoh_err("declare subscriber"))?;
     // Models are checked and loaded on a helper thread, beside the running
     // one, so observations keep being answered meanwhile.
-    let load = std::sync::Arc::new(load);
+    let load = Arc::new(load);
     let (loaded_tx, loaded) = std::sync::mpsc::channel::<Result<(P, [u8; 32]), String>>();
     log::info!(
         "agent {} of swarm `{}` ready: {} observations, {} actions; listening on {obs_key}",
@@ -256,27 +281,23 @@ fn serve<P: Policy + Send + 'static>(
         spec.obs_dim,
         spec.n_actions
     );
-    let mut buf = [0u8; MAX_MESSAGE_BYTES];
     let mut summary = RunSummary::default();
+    // This thread watches for silence and new models.
     let tick = (options.failsafe.stale_after / 4).clamp(Duration::from_millis(1), Duration::from_millis(50));
-    let mut publish = |msg: &ActionMsg| match msg.encode(&mut buf) {
-        Ok(bytes) => {
-            if let Err(e) = publisher.put(bytes.to_vec()).wait() {
-                log::warn!("cannot publish on {act_key}: {e}");
-            }
-        }
-        Err(e) => log::error!("cannot encode an action message: {e}"),
-    };
     while !stop.load(Ordering::Relaxed) {
-        if let Ok(Some(sample)) = models.try_recv() {
-            let (payload, load, tx, backend) =
-                (sample.payload().to_bytes().into_owned(), load.clone(), loaded_tx.clone(), options.backend);
-            std::thread::spawn(move || {
-                let _ = tx.send(receive_model(&payload, backend, load.as_ref()));
-            });
+        match models.recv_timeout(tick) {
+            Ok(Some(sample)) => {
+                let (payload, load, tx, backend) =
+                    (sample.payload().to_bytes().into_owned(), load.clone(), loaded_tx.clone(), options.backend);
+                std::thread::spawn(move || {
+                    let _ = tx.send(receive_model(&payload, backend, load.as_ref()));
+                });
+            }
+            Ok(None) => {}
+            Err(e) => return Err(SwarmError::Zenoh(format!("model subscriber closed: {e}"))),
         }
         if let Ok(result) = loaded.try_recv() {
-            match result.and_then(|(p, sha)| agent.stage(p, sha).map(|()| sha).map_err(|e| e.to_string())) {
+            match result.and_then(|(p, sha)| lock(&agent).stage(p, sha).map(|()| sha).map_err(|e| e.to_string())) {
                 Ok(sha) => {
                     summary.models_staged += 1;
                     log::info!("new model {} staged: it takes over at the next episode", short_hex(&sha));
@@ -287,21 +308,32 @@ fn serve<P: Policy + Send + 'static>(
                 }
             }
         }
-        match subscriber.recv_timeout(tick) {
-            Ok(Some(sample)) => {
-                let payload = sample.payload().to_bytes();
-                let msg = agent.on_observation(&payload, Instant::now());
-                summary.observations += 1;
-                publish(&msg);
-            }
-            Ok(None) => {
-                if let Some(msg) = agent.on_tick(Instant::now()) {
-                    publish(&msg);
-                }
-            }
-            Err(e) => return Err(SwarmError::Zenoh(format!("subscriber on {obs_key} closed: {e}"))),
+        let stale = lock(&agent).on_tick(Instant::now());
+        if let Some(msg) = stale {
+            publish(&publisher, &msg);
         }
     }
-    summary.errors = agent.errors();
+    summary.observations = observations.load(Ordering::Relaxed);
+    summary.errors = lock(&agent).errors();
     Ok(summary)
+}
+
+/// The agent, even if a panic elsewhere poisoned its lock (its state is
+/// updated whole or not at all by each call).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Encodes and publishes one action message (errors are logged: the
+/// command already went to the actuator).
+fn publish(publisher: &zenoh::pubsub::Publisher<'_>, msg: &ActionMsg) {
+    let mut buf = [0u8; MAX_MESSAGE_BYTES];
+    match msg.encode(&mut buf) {
+        Ok(bytes) => {
+            if let Err(e) = publisher.put(bytes.to_vec()).wait() {
+                log::warn!("cannot publish on {}: {e}", publisher.key_expr());
+            }
+        }
+        Err(e) => log::error!("cannot encode an action message: {e}"),
+    }
 }

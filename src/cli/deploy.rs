@@ -31,6 +31,7 @@ pub struct DeployArgs {
 }
 
 pub fn run(args: DeployArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.model.is_file(), "--model {}: no such file", args.model.display());
     let config = swarm::zenoh_config(&args.zenoh.options())?;
     let session = zenoh::open(config).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
     let tokens = format!("murmur/{}/agent/*", args.swarm);

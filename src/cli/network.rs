@@ -18,12 +18,21 @@ pub struct ZenohArgs {
     /// Connect to this Zenoh endpoint (e.g. tcp/192.168.1.10:7447); repeatable.
     #[arg(long, value_name = "ENDPOINT")]
     pub connect: Vec<String>,
+    /// Zenoh's low-latency transport (lower round-trip tail); every process
+    /// of the swarm must use it.
+    #[arg(long)]
+    pub low_latency: bool,
 }
 
 impl ZenohArgs {
     /// The library's options.
     pub fn options(&self) -> ZenohOptions {
-        ZenohOptions { config: self.zenoh_config.clone(), listen: self.listen.clone(), connect: self.connect.clone() }
+        ZenohOptions {
+            config: self.zenoh_config.clone(),
+            listen: self.listen.clone(),
+            connect: self.connect.clone(),
+            low_latency: self.low_latency,
+        }
     }
 }
 

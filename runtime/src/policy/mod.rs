@@ -5,6 +5,7 @@
 //! it may do now. Implementations: [`OnnxPolicy`] (ONNX Runtime, behind the
 //! default `onnx` feature) and [`NanoPolicy`] (pure Rust, `no_std`).
 
+pub mod kernels;
 pub mod nano;
 #[cfg(feature = "onnx")]
 mod onnx;

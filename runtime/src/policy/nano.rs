@@ -8,6 +8,7 @@
 
 use heapless::Vec as FixedVec;
 
+use super::kernels::{self, sigmoid, tanh, Kernel};
 use super::{check_inputs, greedy, Decision, Policy, PolicyError};
 use crate::spec::{ActorSpec, SpecError};
 
@@ -127,24 +128,7 @@ pub struct NanoBlob<'a> {
     weights: Weights<'a>,
     spec: ActorSpec,
     layout: Layout,
-}
-
-/// `sum_c w[c] x[c]` with eight independent partial sums, so the compiler
-/// can keep them in SIMD lanes (one running sum would serialise the adds).
-fn dot(w: &[f32], x: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (wc, xc) = (w.chunks_exact(8), x.chunks_exact(8));
-    let (wr, xr) = (wc.remainder(), xc.remainder());
-    for (a, b) in wc.zip(xc) {
-        for k in 0..8 {
-            acc[k] += a[k] * b[k];
-        }
-    }
-    let mut total = acc.iter().sum::<f32>();
-    for (a, b) in wr.iter().zip(xr) {
-        total += a * b;
-    }
-    total
+    kernel: Kernel,
 }
 
 impl<'a> NanoBlob<'a> {
@@ -188,7 +172,7 @@ impl<'a> NanoBlob<'a> {
             Ok(floats) if cfg!(target_endian = "little") => Weights::Floats(floats),
             _ => Weights::Bytes(raw),
         };
-        Ok(Self { weights, spec, layout: Layout::of(&spec, layer_norm) })
+        Ok(Self { weights, spec, layout: Layout::of(&spec, layer_norm), kernel: Kernel::detect() })
     }
 
     /// The actor's dimensions.
@@ -199,6 +183,11 @@ impl<'a> NanoBlob<'a> {
     /// Whether the actor normalises its input.
     pub fn input_layer_norm(&self) -> bool {
         self.layout.norm.is_some()
+    }
+
+    /// The matrix-vector kernel this CPU runs.
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
     }
 
     /// Whether the weights are read in place (aligned, little-endian).
@@ -222,12 +211,7 @@ impl<'a> NanoBlob<'a> {
     fn affine(&self, w: usize, bias: usize, x: &[f32], out: &mut [f32]) {
         let cols = x.len();
         match self.weights {
-            Weights::Floats(f) => {
-                for (r, o) in out.iter_mut().enumerate() {
-                    let row = w + r * cols;
-                    *o = f[bias + r] + dot(&f[row..row + cols], x);
-                }
-            }
+            Weights::Floats(f) => kernels::affine(self.kernel, f, w, bias, x, out),
             Weights::Bytes(_) => {
                 for (r, o) in out.iter_mut().enumerate() {
                     let row = w + r * cols;
@@ -236,10 +220,6 @@ impl<'a> NanoBlob<'a> {
             }
         }
     }
-}
-
-fn sigmoid(x: f32) -> f32 {
-    1.0 / (1.0 + libm::expf(-x))
 }
 
 /// The actor of a nano blob for one agent, with fixed-capacity state.
@@ -330,11 +310,18 @@ impl Policy for NanoPolicy<'_> {
         self.e.iter_mut().for_each(|v| *v = v.max(0.0));
         b.affine(l.w_ih, l.b_ih, &self.e, &mut self.gi);
         b.affine(l.w_hh, l.b_hh, &self.h, &mut self.gh);
-        for k in 0..hd {
-            let r = sigmoid(self.gi[k] + self.gh[k]);
-            let z = sigmoid(self.gi[hd + k] + self.gh[hd + k]);
-            let n = libm::tanhf(self.gi[2 * hd + k] + r * self.gh[2 * hd + k]);
-            self.h_next[k] = (1.0 - z) * n + z * self.h[k];
+        // Split into gate slices first so the loop has no bounds checks and
+        // vectorises (the activations are branch-free).
+        let (gi_r, gi) = self.gi.split_at(hd);
+        let (gi_z, gi_n) = gi.split_at(hd);
+        let (gh_r, gh) = self.gh.split_at(hd);
+        let (gh_z, gh_n) = gh.split_at(hd);
+        let h = &self.h[..hd];
+        for (k, next) in self.h_next[..hd].iter_mut().enumerate() {
+            let r = sigmoid(gi_r[k] + gh_r[k]);
+            let z = sigmoid(gi_z[k] + gh_z[k]);
+            let n = tanh(gi_n[k] + r * gh_n[k]);
+            *next = (1.0 - z) * n + z * h[k];
         }
         self.h.copy_from_slice(&self.h_next);
 
