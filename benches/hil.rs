@@ -25,8 +25,10 @@ use murmur::train::checkpoint::{self, CheckpointMeta};
 use murmur::train::config::EnvConfig;
 use murmur::train::env::batch::Dims;
 
-/// An untrained spread actor for `n` robots, exported for `backend`.
-fn model(dir: &Path, env: &EnvConfig, backend: &str) -> PathBuf {
+/// An untrained spread actor for `n` robots, exported for `backend`
+/// (`None` when the backend cannot hold it: nano blobs take at most 256
+/// inputs).
+fn model(dir: &Path, env: &EnvConfig, backend: &str) -> Option<PathBuf> {
     let d = Dims::of(&env.build());
     let spec = ActorSpec { obs_dim: d.obs_dim, n_actions: d.n_actions, n_agents: d.n_agents, hidden: 64 };
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
@@ -41,8 +43,13 @@ fn model(dir: &Path, env: &EnvConfig, backend: &str) -> PathBuf {
     .expect("checkpoint");
     let (format, file) = if backend == "nano" { (Format::Nano, "actor.nano") } else { (Format::Onnx, "actor.onnx") };
     let out = dir.join(format!("{}-{file}", d.n_agents));
-    export(&ckpt, &out, format, VerifySettings { sequences: 4, ..Default::default() }).expect("export");
-    out
+    match export(&ckpt, &out, format, VerifySettings { sequences: 4, ..Default::default() }) {
+        Ok(_) => Some(out),
+        Err(e) => {
+            println!("{:>3} robots: skipped ({e})", d.n_agents);
+            None
+        }
+    }
 }
 
 fn main() {
@@ -63,7 +70,7 @@ fn main() {
     println!("hil benchmark: {backend} agents, one process per robot, Zenoh on loopback");
     for (n, pacing, episodes) in cases {
         let env = EnvConfig::parse("spread", &[format!("n_agents={n}")]).expect("spread");
-        let model = model(dir.path(), &env, &backend);
+        let Some(model) = model(dir.path(), &env, &backend) else { continue };
         let hil = HilRun {
             env,
             swarm: format!("bench-{}-{n}", std::process::id()),

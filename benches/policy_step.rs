@@ -68,18 +68,6 @@ fn main() {
 
     let mut c = Criterion::default().configure_from_args();
     let mut group = c.benchmark_group("policy_step_obs18_h64_a5");
-    // What timing one step costs by itself (two clock reads), so the
-    // percentiles below can be read net of it.
-    let mut empty: Vec<f64> = (0..50_000)
-        .map(|_| {
-            let start = Instant::now();
-            black_box(());
-            start.elapsed().as_secs_f64() * 1e6
-        })
-        .collect();
-    empty.sort_by(f64::total_cmp);
-    println!("timer alone: p50 {:.2} us, p99 {:.2} us", empty[25_000], empty[49_500]);
-    println!("kernel: {:?}", nano_policy.blob().kernel());
     for (name, policy) in [("nano", &mut nano_policy as &mut dyn Policy), ("onnx", &mut onnx_policy)] {
         let mut k = 0;
         group.bench_function(name, |b| {

@@ -23,7 +23,7 @@ use murmur_runtime::wire::{CriticMsg, ObservationMsg, MAX_CRITIC_BYTES, MAX_MESS
 use murmur_runtime::ActorSpec;
 
 use crate::bridge::RobotBridge;
-use crate::collector::StepCollector;
+use crate::collector::{StepCollector, Verdict};
 use crate::critic_server::ServerCritic;
 use crate::link::SwarmLink;
 use crate::recorder::{Dataset, EpisodeRecord, Origin, StepRecord};
@@ -74,6 +74,18 @@ impl Default for HilOptions {
             seed: 1,
         }
     }
+}
+
+/// An episode's team: who takes part, and what it has recorded so far.
+struct Team {
+    /// Robot `i` is in the team (asked for actions) this step.
+    in_team: Vec<bool>,
+    /// Each robot's departure count when the episode began.
+    departures: Vec<u64>,
+    /// The episode being recorded.
+    record: EpisodeRecord,
+    /// Deadline misses per robot.
+    misses: Vec<u64>,
 }
 
 /// How often a waiting step checks which robots are still up.
@@ -176,19 +188,21 @@ impl<B: RobotBridge> Coordinator<B> {
         summary: &mut HilSummary,
         stop: &AtomicBool,
     ) -> Result<EpisodeSummary, HwError> {
-        let d = self.bridge.dims();
-        let (n, o, a) = (d.n_agents, d.obs_dim, d.n_actions);
+        let n = self.bridge.dims().n_agents;
         if self.link.presence().alive.iter().any(|&up| !up) {
             self.link.wait_for_all(self.options.rejoin_wait);
         }
         let presence = self.link.presence();
-        let mut in_team = presence.alive.clone();
-        let departures = presence.departures;
         let seed = episode_seed(self.options.seed, episode);
-        let mut record = EpisodeRecord::new(episode, seed);
-        let absent: Vec<usize> = (0..n).filter(|&i| !in_team[i]).collect();
+        let mut team = Team {
+            in_team: presence.alive,
+            departures: presence.departures,
+            record: EpisodeRecord::new(episode, seed),
+            misses: vec![0; n],
+        };
+        let absent: Vec<usize> = (0..n).filter(|&i| !team.in_team[i]).collect();
         if !absent.is_empty() {
-            record.mark_incomplete(format!("robots {absent:?} absent at the start"));
+            team.record.mark_incomplete(format!("robots {absent:?} absent at the start"));
         }
         self.bridge.reset(seed)?;
         if let Some(c) = &mut self.critic {
@@ -198,156 +212,35 @@ impl<B: RobotBridge> Coordinator<B> {
             Pacing::Lockstep => None,
             Pacing::Realtime { hz } => Some(Duration::from_secs_f64(1.0 / hz)),
         };
-        let mut misses = vec![0u64; n];
-        let mut buf = [0u8; MAX_MESSAGE_BYTES];
-        let mut obs_msg = ObservationMsg {
-            version: WIRE_VERSION,
-            episode,
-            step: 0,
-            reset: true,
-            obs: heapless::Vec::new(),
-            avail: heapless::Vec::new(),
-        };
         let ep_start = Instant::now();
-        let mut tick = ep_start;
         let mut steps = 0usize;
-        for t in 0..d.episode_limit {
+        for t in 0..self.bridge.dims().episode_limit {
             if stop.load(Ordering::Relaxed) {
-                record.mark_incomplete(format!("run stopped at step {t}"));
+                team.record.mark_incomplete(format!("run stopped at step {t}"));
                 break;
             }
+            let mut tick = Instant::now();
             if let Some(p) = period {
                 // Realtime: the tick of step t; a late coordinator counts
                 // an overrun and starts the step now.
                 let due = ep_start + p.mul_f64(t as f64);
-                let now = Instant::now();
-                if due > now {
-                    std::thread::sleep(due - now);
-                } else if now - due > p / 2 && t > 0 {
+                if due > tick {
+                    std::thread::sleep(due - tick);
+                } else if tick - due > p / 2 && t > 0 {
                     summary.overruns += 1;
                 }
                 tick = Instant::now();
             }
             // Robots that left since the episode began are out until it ends.
-            for i in self.departed(&in_team, &departures) {
-                in_team[i] = false;
-                record.mark_incomplete(format!("robot {i} left at step {t}"));
-                log::warn!("episode {episode}: robot {i} left at step {t}; the safe action stands in");
-            }
-            let mut step = StepRecord {
-                state: vec![0.0; d.state_dim],
-                obs: vec![0.0; n * o],
-                avail: vec![0.0; n * a],
-                ..Default::default()
-            };
-            self.bridge.state(&mut step.state)?;
-            for i in 0..n {
-                self.bridge.observe(i, &mut step.obs[i * o..(i + 1) * o], &mut step.avail[i * a..(i + 1) * a])?;
-            }
-            obs_msg.step = t as u32;
-            obs_msg.reset = t == 0;
-            let sent = Instant::now();
-            for i in (0..n).filter(|&i| in_team[i]) {
-                obs_msg.obs.clear();
-                obs_msg.avail.clear();
-                // Capacity was checked against the wire limits when the
-                // link was made; an oversize task fails here by name.
-                obs_msg.obs.extend_from_slice(&step.obs[i * o..(i + 1) * o]).map_err(|_| capacity("obs_dim", o))?;
-                obs_msg
-                    .avail
-                    .extend_from_slice(&step.avail[i * a..(i + 1) * a])
-                    .map_err(|_| capacity("n_actions", a))?;
-                let bytes = obs_msg.encode(&mut buf).map_err(|e| HwError::Options(e.to_string()))?;
-                self.link.send_observation(i, bytes)?;
-            }
-            collector.begin(episode, t as u32, &in_team, sent);
-            let deadline = match period {
-                None => sent + self.options.step_timeout,
-                Some(p) => tick + p,
-            };
-            let mut last_answer = sent;
-            loop {
-                if period.is_none() && collector.pending() == 0 {
-                    break;
-                }
-                // Wait in slices, so a robot that dies mid-step is noticed
-                // and not waited for until the deadline.
-                let slice = deadline.min(Instant::now() + PRESENCE_POLL);
-                match self.link.next_action(slice)? {
-                    Some(r) => {
-                        if collector.offer(r.agent, &r.payload, r.at) == crate::collector::Verdict::Accepted {
-                            last_answer = r.at;
-                        }
-                    }
-                    None if Instant::now() >= deadline => break,
-                    None => {
-                        for i in self.departed(&in_team, &departures) {
-                            collector.withdraw(i);
-                            in_team[i] = false;
-                            record.mark_incomplete(format!("robot {i} left at step {t}"));
-                            log::warn!("episode {episode}: robot {i} left at step {t}; the safe action stands in");
-                        }
-                    }
-                }
-            }
-            let all_in = collector.pending() == 0;
-            step.step_us = if all_in {
-                last_answer.saturating_duration_since(sent).as_secs_f32() * 1e6
-            } else {
-                deadline.saturating_duration_since(sent).as_secs_f32() * 1e6
-            };
-            let mut actions = vec![self.options.safe_action; n];
-            let mut probs: Vec<Vec<f32>> = vec![Vec::new(); n];
-            step.probs = vec![0.0; n * a];
-            for i in 0..n {
-                let (origin, miss) = match &collector.answers()[i] {
-                    Some(ans) => {
-                        actions[i] = ans.action;
-                        if ans.probs.len() == a {
-                            step.probs[i * a..(i + 1) * a].copy_from_slice(&ans.probs);
-                        }
-                        probs[i] = ans.probs.clone();
-                        step.inference_us.push(ans.inference_us);
-                        step.answer_us.push(ans.latency.as_secs_f32() * 1e6);
-                        record.metadata_once(format!("model_sha256.{i}"), hex(&ans.model_sha256));
-                        (ans.origin, 0)
-                    }
-                    None => {
-                        step.inference_us.push(0);
-                        step.answer_us.push(f32::NAN);
-                        if collector.asked(i) {
-                            misses[i] += 1;
-                            (Origin::Missed, 1)
-                        } else {
-                            (Origin::Absent, 0)
-                        }
-                    }
-                };
-                step.origin.push(origin as u8);
-                step.deadline_miss.push(miss);
-            }
-            step.actions = actions.iter().map(|&x| x as i64).collect();
-            if let Some(c) = &mut self.critic {
-                if let Some(reading) = c.read_step(&step.state, &step.obs, &step.avail, &actions, &probs)? {
-                    let msg = CriticMsg {
-                        version: WIRE_VERSION,
-                        episode,
-                        step: t as u32,
-                        value: reading.value,
-                        advantage: reading
-                            .advantage
-                            .as_deref()
-                            .and_then(|v| heapless::Vec::from_slice(v).ok())
-                            .unwrap_or_default(),
-                    };
-                    let mut cbuf = [0u8; MAX_CRITIC_BYTES];
-                    if let Ok(bytes) = msg.encode(&mut cbuf) {
-                        self.link.send_critic(bytes)?;
-                    }
-                    step.critic_value = Some(reading.value);
-                    step.critic_advantage = reading.advantage;
-                }
-            }
+            self.drop_departed(&mut team, t, None);
+            let mut step = self.read_world()?;
+            let sent = self.send_observations(episode, t, &step, &team.in_team)?;
+            collector.begin(episode, t as u32, &team.in_team, sent);
+            let deadline = period.map_or(sent + self.options.step_timeout, |p| tick + p);
+            let last_answer = self.collect(collector, &mut team, t, deadline, period.is_some())?;
+            step.step_us = last_answer.unwrap_or(deadline).saturating_duration_since(sent).as_secs_f32() * 1e6;
+            let (actions, probs) = self.settle(collector, &mut team, &mut step);
+            self.read_critic(episode, t, &mut step, &actions, &probs)?;
             let outcome = self.bridge.apply(&actions)?;
             step.reward = outcome.reward as f32;
             step.agent_rewards = self.bridge.agent_rewards().map(|r| r.iter().map(|&x| x as f32).collect());
@@ -355,29 +248,186 @@ impl<B: RobotBridge> Coordinator<B> {
             step.truncated = outcome.truncated;
             step.time_s = ep_start.elapsed().as_secs_f64();
             summary.step_us.push(step.step_us);
-            record.push(step);
+            team.record.push(step);
             steps += 1;
             if outcome.done() {
                 break;
             }
         }
-        let mut state = vec![0.0; d.state_dim];
-        let (mut obs, mut avail) = (vec![0.0; n * o], vec![0.0; n * a]);
-        self.bridge.state(&mut state)?;
-        for i in 0..n {
-            self.bridge.observe(i, &mut obs[i * o..(i + 1) * o], &mut avail[i * a..(i + 1) * a])?;
-        }
-        record.finish(state, obs, avail);
+        let last = self.read_world()?;
+        team.record.finish(last.state, last.obs, last.avail);
         if let Some(ds) = &mut self.dataset {
-            ds.write(&record)?;
+            ds.write(&team.record)?;
         }
         Ok(EpisodeSummary {
             episode,
             steps,
-            episode_return: record.episode_return(),
-            incomplete_reason: record.incomplete_reason.clone(),
-            deadline_misses: misses,
+            episode_return: team.record.episode_return(),
+            incomplete_reason: team.record.incomplete_reason.clone(),
+            deadline_misses: team.misses,
         })
+    }
+
+    /// A step record holding the state, every robot's observation and every
+    /// robot's mask, as the bridge sees the world now (robot-major).
+    fn read_world(&mut self) -> Result<StepRecord, HwError> {
+        let d = self.bridge.dims();
+        let (n, o, a) = (d.n_agents, d.obs_dim, d.n_actions);
+        let (mut state, mut obs, mut avail) = (vec![0.0; d.state_dim], vec![0.0; n * o], vec![0.0; n * a]);
+        self.bridge.state(&mut state)?;
+        for i in 0..n {
+            self.bridge.observe(i, &mut obs[i * o..(i + 1) * o], &mut avail[i * a..(i + 1) * a])?;
+        }
+        Ok(StepRecord { state, obs, avail, ..Default::default() })
+    }
+
+    /// Sends step `t`'s observation to every robot in the team; returns
+    /// when they went out.
+    fn send_observations(
+        &self,
+        episode: u64,
+        t: usize,
+        step: &StepRecord,
+        in_team: &[bool],
+    ) -> Result<Instant, HwError> {
+        let d = self.bridge.dims();
+        let (o, a) = (d.obs_dim, d.n_actions);
+        let mut msg = ObservationMsg {
+            version: WIRE_VERSION,
+            episode,
+            step: t as u32,
+            reset: t == 0,
+            obs: heapless::Vec::new(),
+            avail: heapless::Vec::new(),
+        };
+        let mut buf = [0u8; MAX_MESSAGE_BYTES];
+        let sent = Instant::now();
+        for i in (0..in_team.len()).filter(|&i| in_team[i]) {
+            msg.obs.clear();
+            msg.avail.clear();
+            // A task beyond the wire's capacities fails here, by name.
+            msg.obs.extend_from_slice(&step.obs[i * o..(i + 1) * o]).map_err(|_| capacity("obs_dim", o))?;
+            msg.avail.extend_from_slice(&step.avail[i * a..(i + 1) * a]).map_err(|_| capacity("n_actions", a))?;
+            let bytes = msg.encode(&mut buf).map_err(|e| HwError::Options(e.to_string()))?;
+            self.link.send_observation(i, bytes)?;
+        }
+        Ok(sent)
+    }
+
+    /// Gathers answers until `deadline` (lockstep: or until every robot
+    /// asked has answered); returns when the last accepted answer came, or
+    /// `None` when some robot asked never answered.
+    fn collect(
+        &self,
+        collector: &mut StepCollector,
+        team: &mut Team,
+        t: usize,
+        deadline: Instant,
+        realtime: bool,
+    ) -> Result<Option<Instant>, HwError> {
+        let mut last_answer = None;
+        loop {
+            if !realtime && collector.pending() == 0 {
+                break;
+            }
+            // Wait in slices, so a robot that dies mid-step is noticed and
+            // not waited for until the deadline.
+            let slice = deadline.min(Instant::now() + PRESENCE_POLL);
+            match self.link.next_action(slice)? {
+                Some(r) => {
+                    if collector.offer(r.agent, &r.payload, r.at) == Verdict::Accepted {
+                        last_answer = Some(r.at);
+                    }
+                }
+                None if Instant::now() >= deadline => break,
+                None => self.drop_departed(team, t, Some(collector)),
+            }
+        }
+        Ok(if collector.pending() == 0 { last_answer.or(Some(Instant::now())) } else { None })
+    }
+
+    /// Turns the step's answers into the actions applied (the safe action
+    /// for robots without a usable answer) and records them; returns the
+    /// actions and each robot's reported probabilities.
+    fn settle(&self, collector: &StepCollector, team: &mut Team, step: &mut StepRecord) -> (Vec<usize>, Vec<Vec<f32>>) {
+        let a = self.bridge.dims().n_actions;
+        let n = team.in_team.len();
+        let mut actions = vec![self.options.safe_action; n];
+        let mut probs: Vec<Vec<f32>> = vec![Vec::new(); n];
+        step.probs = vec![0.0; n * a];
+        for i in 0..n {
+            let (origin, miss) = match &collector.answers()[i] {
+                Some(ans) => {
+                    actions[i] = ans.action;
+                    if ans.probs.len() == a {
+                        step.probs[i * a..(i + 1) * a].copy_from_slice(&ans.probs);
+                    }
+                    probs[i] = ans.probs.clone();
+                    step.inference_us.push(ans.inference_us);
+                    step.answer_us.push(ans.latency.as_secs_f32() * 1e6);
+                    team.record.metadata_once(format!("model_sha256.{i}"), hex(&ans.model_sha256));
+                    (ans.origin, 0)
+                }
+                None => {
+                    step.inference_us.push(0);
+                    step.answer_us.push(f32::NAN);
+                    if collector.asked(i) {
+                        team.misses[i] += 1;
+                        (Origin::Missed, 1)
+                    } else {
+                        (Origin::Absent, 0)
+                    }
+                }
+            };
+            step.origin.push(origin as u8);
+            step.deadline_miss.push(miss);
+        }
+        step.actions = actions.iter().map(|&x| x as i64).collect();
+        (actions, probs)
+    }
+
+    /// Lets the server-side critic read the step: publishes and records it.
+    fn read_critic(
+        &mut self,
+        episode: u64,
+        t: usize,
+        step: &mut StepRecord,
+        actions: &[usize],
+        probs: &[Vec<f32>],
+    ) -> Result<(), HwError> {
+        let Some(c) = &mut self.critic else { return Ok(()) };
+        let Some(reading) = c.read_step(&step.state, &step.obs, &step.avail, actions, probs)? else {
+            return Ok(());
+        };
+        let msg = CriticMsg {
+            version: WIRE_VERSION,
+            episode,
+            step: t as u32,
+            value: reading.value,
+            advantage: reading.advantage.as_deref().and_then(|v| heapless::Vec::from_slice(v).ok()).unwrap_or_default(),
+        };
+        let mut buf = [0u8; MAX_CRITIC_BYTES];
+        if let Ok(bytes) = msg.encode(&mut buf) {
+            self.link.send_critic(bytes)?;
+        }
+        step.critic_value = Some(reading.value);
+        step.critic_advantage = reading.advantage;
+        Ok(())
+    }
+
+    /// Takes robots that left since the episode began out of the team
+    /// (and out of the step being collected), flagging the episode.
+    fn drop_departed(&self, team: &mut Team, t: usize, collector: Option<&mut StepCollector>) {
+        let gone = self.departed(&team.in_team, &team.departures);
+        let episode = team.record.episode;
+        for &i in &gone {
+            team.in_team[i] = false;
+            team.record.mark_incomplete(format!("robot {i} left at step {t}"));
+            log::warn!("episode {episode}: robot {i} left at step {t}; the safe action stands in for it");
+        }
+        if let Some(c) = collector {
+            gone.iter().for_each(|&i| c.withdraw(i));
+        }
     }
 
     /// Robots of `in_team` that have left since the episode began (token
