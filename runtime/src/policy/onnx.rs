@@ -115,11 +115,14 @@ fn tensor<T: PrimitiveTensorElementType + Copy + std::fmt::Debug>(
     Ok(t)
 }
 
-/// A session builder: full graph optimisation, one intra-op thread.
+/// A session builder: full graph optimisation, one intra-op thread, and
+/// the file's symbolic `batch` dimension fixed to 1 (one robot, one agent),
+/// so ONNX Runtime plans every shape and buffer once instead of each run.
 fn builder() -> Result<ort::session::builder::SessionBuilder, PolicyError> {
     Session::builder(onnx_runtime(None)?)
         .and_then(|b| b.with_optimization_level(GraphOptimizationLevel::Level3).map_err(Into::into))
         .and_then(|b| b.with_intra_threads(1).map_err(Into::into))
+        .and_then(|b| b.with_dimension_override("batch", 1).map_err(Into::into))
         .map_err(|e| PolicyError::Runtime(e.to_string()))
 }
 
