@@ -109,7 +109,7 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
         .unwrap();
     assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
     println!("{}", String::from_utf8_lossy(&out.stdout).trim());
-    std::thread::sleep(Duration::from_millis(1500)); // loading happens beside the running model
+    std::thread::sleep(Duration::from_millis(3000)); // loading happens beside the running model
 
     // The episode finishes on A...
     let reply = ask(1, 3);
@@ -147,7 +147,7 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
         let payload = msg.encode(&mut out).unwrap().to_vec();
         session.put(model_key(&swarm), payload).wait().unwrap();
     }
-    std::thread::sleep(Duration::from_millis(1500));
+    std::thread::sleep(Duration::from_millis(3000));
     let reply = ask(3, 0);
     assert_eq!(reply.model_sha256, sha(&model_b), "a bad model replaced the running one");
     let _ = session.close().wait();
