@@ -76,6 +76,14 @@ fn trained_run(dir: &Path) -> (PathBuf, PathBuf) {
     (run, model)
 }
 
+/// A peer session that connects to the coordinator on `port`.
+fn peer(port: u16) -> zenoh::Session {
+    let mut cfg = zenoh::Config::default();
+    cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
+    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+    zenoh::open(cfg).wait().unwrap()
+}
+
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -132,10 +140,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
             while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let mut cfg = zenoh::Config::default();
-            cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
-            cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
-            let session = zenoh::open(cfg).wait().unwrap();
+            let session = peer(port);
             let readings = session.declare_subscriber(key).wait().unwrap();
             let mut got = Vec::new();
             while !run_over.load(std::sync::atomic::Ordering::Relaxed) {
@@ -220,10 +225,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
 /// A rogue peer on the action keys: malformed bytes, well-formed answers for
 /// another episode, an unknown robot id.
 fn rogue(port: u16, swarm: &str, stop: &AtomicBool) -> u64 {
-    let mut cfg = zenoh::Config::default();
-    cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
-    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
-    let session = zenoh::open(cfg).wait().unwrap();
+    let session = peer(port);
     let own = session.declare_publisher(format!("murmur/{swarm}/agent/0/act")).wait().unwrap();
     let stranger = session.declare_publisher(format!("murmur/{swarm}/agent/77/act")).wait().unwrap();
     let mut buf = [0u8; MAX_MESSAGE_BYTES];

@@ -100,15 +100,18 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
         assert!(reply.probs.iter().zip(expected.probs).all(|(x, y)| (x - y).abs() < 1e-6));
     }
 
+    let deploy = |model: &Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_murmur"))
+            .args(["deploy", "--model"])
+            .arg(model)
+            .args(["--swarm", &swarm, "--connect", &endpoint])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
+        println!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    };
     // Deploy B with the CLI, mid-episode.
-    let out = Command::new(env!("CARGO_BIN_EXE_murmur"))
-        .args(["deploy", "--model"])
-        .arg(&model_b)
-        .args(["--swarm", &swarm, "--connect", &endpoint])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
-    println!("{}", String::from_utf8_lossy(&out.stdout).trim());
+    deploy(&model_b);
     std::thread::sleep(Duration::from_millis(3000)); // loading happens beside the running model
 
     // The episode finishes on A...
@@ -124,13 +127,7 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     assert!(reply.probs.iter().zip(expected.probs).all(|(x, y)| (x - y).abs() < 1e-6));
 
     // Refused: another team's model, a wrong hash, bytes that are no model.
-    let out = Command::new(env!("CARGO_BIN_EXE_murmur"))
-        .args(["deploy", "--model"])
-        .arg(&other_team)
-        .args(["--swarm", &swarm, "--connect", &endpoint])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    deploy(&other_team);
     let bytes = std::fs::read(&model_a).unwrap();
     let tampered =
         ModelMsg { version: WIRE_VERSION, sha256: [0; 32], spec: SPEC, format: ModelFormat::Onnx, model: &bytes };

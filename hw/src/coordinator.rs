@@ -236,7 +236,10 @@ impl<B: RobotBridge> Coordinator<B> {
             let mut step = self.read_world()?;
             let sent = self.send_observations(episode, t, &step, &team.in_team)?;
             collector.begin(episode, t as u32, &team.in_team, sent);
-            let deadline = period.map_or(sent + self.options.step_timeout, |p| tick + p);
+            // Realtime: answers are due by the next tick, so the rate holds
+            // (a step that started late still gets half a period).
+            let deadline = period
+                .map_or(sent + self.options.step_timeout, |p| (ep_start + p.mul_f64((t + 1) as f64)).max(tick + p / 2));
             let last_answer = self.collect(collector, &mut team, t, deadline, period.is_some())?;
             step.step_us = last_answer.unwrap_or(deadline).saturating_duration_since(sent).as_secs_f32() * 1e6;
             let (actions, probs) = self.settle(collector, &mut team, &mut step);
