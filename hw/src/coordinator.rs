@@ -19,6 +19,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use murmur_runtime::agent::hex;
 use murmur_runtime::wire::{CriticMsg, ObservationMsg, MAX_CRITIC_BYTES, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur_runtime::ActorSpec;
 
@@ -448,9 +449,4 @@ impl<B: RobotBridge> Coordinator<B> {
 
 fn capacity(field: &str, got: usize) -> HwError {
     HwError::Options(format!("the task's {field} is {got}, more than the wire carries"))
-}
-
-/// Lower-case hex.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

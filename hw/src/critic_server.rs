@@ -124,21 +124,19 @@ impl ServerCritic {
                 None => self.probs.extend((0..d.n_actions).map(|k| if k == a { 1.0 } else { 0.0 })),
             }
         }
-        let Some(readout) = self.trainer.critic_readout(&self.batch()) else {
-            self.rewards.push(0.0);
-            self.terminated.push(0.0);
-            return Ok(None);
-        };
-        let last = (self.rewards.len()) as i64;
-        let value = readout.value.get(last).get(0).double_value(&[]) as f32;
-        let advantage = readout.advantage.map(|a| {
-            Vec::<f32>::try_from(a.get(last).get(0).to_kind(Kind::Float).contiguous().view([-1])).unwrap_or_default()
-        });
+        let last = self.rewards.len() as i64;
+        let readout = self.trainer.critic_readout(&self.batch());
         // The step's reward is unknown until it is applied; slots before the
-        // newest are complete steps, which is all the readout reads.
+        // newest are complete steps, which is all a readout reads.
         self.rewards.push(0.0);
         self.terminated.push(0.0);
-        Ok(Some(CriticReading { value, advantage }))
+        Ok(readout.map(|r| CriticReading {
+            value: r.value.get(last).get(0).double_value(&[]) as f32,
+            advantage: r.advantage.map(|a| {
+                Vec::<f32>::try_from(a.get(last).get(0).to_kind(Kind::Float).contiguous().view([-1]))
+                    .unwrap_or_default()
+            }),
+        }))
     }
 
     /// The episode so far as a one-episode batch whose newest slot is the

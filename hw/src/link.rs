@@ -44,6 +44,8 @@ pub struct Received {
 pub struct SwarmLink {
     session: zenoh::Session,
     swarm: String,
+    /// `murmur/<swarm>/agent/`: robot ids follow it in every key.
+    prefix: String,
     observations: Vec<Publisher<'static>>,
     actions: Subscriber<FifoChannelHandler<Sample>>,
     presence: Arc<Mutex<Presence>>,
@@ -114,7 +116,16 @@ impl SwarmLink {
             .congestion_control(CongestionControl::Drop)
             .wait()
             .map_err(zenoh_err(format!("declare publisher {critic_key}")))?;
-        Ok(Self { session, swarm: swarm.to_string(), observations, actions, presence, _liveliness: liveliness, critic })
+        Ok(Self {
+            session,
+            swarm: swarm.to_string(),
+            prefix,
+            observations,
+            actions,
+            presence,
+            _liveliness: liveliness,
+            critic,
+        })
     }
 
     /// The swarm's name.
@@ -156,10 +167,9 @@ impl SwarmLink {
 
     /// The next action payload, waiting until `deadline` at most.
     pub fn next_action(&self, deadline: Instant) -> Result<Option<Received>, HwError> {
-        let prefix = format!("murmur/{}/agent/", self.swarm);
         let sample = self.actions.recv_deadline(deadline).map_err(zenoh_err("action subscriber closed"))?;
         Ok(sample.map(|s| Received {
-            agent: agent_id(s.key_expr().as_str(), &prefix),
+            agent: agent_id(s.key_expr().as_str(), &self.prefix),
             payload: s.payload().to_bytes().into_owned(),
             at: Instant::now(),
         }))

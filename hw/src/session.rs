@@ -69,12 +69,8 @@ pub fn run_hil(
     let bridge = SimulatedBridge::new(run.env.name(), run.env.build());
     let dims = bridge.dims();
     let critic = run.critic.as_deref().map(ServerCritic::load).transpose()?;
-    if let Some(c) = &critic {
-        log::info!(
-            "server-side critic: {} ({})",
-            c.learner(),
-            run.critic.as_ref().map_or("".into(), |p| p.display().to_string())
-        );
+    if let (Some(c), Some(path)) = (&critic, &run.critic) {
+        log::info!("server-side critic: {} ({})", c.learner(), path.display());
     }
     let dataset = match &run.record {
         Some(dir) => Some(Dataset::open(

@@ -71,7 +71,7 @@ pub fn quantile(xs: &[f32], q: f64) -> f64 {
 impl fmt::Display for HilSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let returns: Vec<f64> = self.episodes.iter().map(|e| e.episode_return).collect();
-        let mean = returns.iter().sum::<f64>() / returns.len().max(1) as f64;
+        let mean = murmur_train::buffer::mean(&returns);
         let complete = self.episodes.iter().filter(|e| e.incomplete_reason.is_none()).count();
         let secs = self.wall.as_secs_f64();
         writeln!(

@@ -309,7 +309,12 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
 
 /// The first 6 bytes of a hash in hex, for logs.
 pub(crate) fn short_hex(sha: &[u8; 32]) -> String {
-    sha[..6].iter().map(|b| format!("{b:02x}")).collect()
+    hex(&sha[..6])
+}
+
+/// Lower-case hex of `bytes` (model hashes in logs, files and messages).
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 enum Problem {

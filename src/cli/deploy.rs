@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use murmur::runtime::agent::hex;
 use murmur::runtime::swarm::{self, Backend};
 use zenoh::Wait;
 
@@ -59,10 +60,10 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     // Let the transport drain before the session closes.
     std::thread::sleep(Duration::from_millis(500));
     let _ = session.close().wait();
-    let hex: String = sha.iter().map(|b| format!("{b:02x}")).collect();
     println!(
-        "sent {} (sha256 {hex}) to the {agents} agent(s) of swarm `{}`; they switch at their next episode start",
+        "sent {} (sha256 {}) to the {agents} agent(s) of swarm `{}`; they switch at their next episode start",
         args.model.display(),
+        hex(&sha),
         args.swarm
     );
     Ok(())
