@@ -84,9 +84,13 @@ fn main() {
     group.finish();
     c.final_summary();
 
+    // `cargo test --all-targets` runs this without `--bench`: a smoke run
+    // of the timed loops instead of 50,000 steps each.
+    let steps = if std::env::args().any(|a| a == "--bench") { 50_000 } else { 1_000 };
+
     // What timing one step costs by itself (two clock reads), so the
     // percentiles below can be read net of it.
-    let mut empty: Vec<f64> = (0..50_000)
+    let mut empty: Vec<f64> = (0..steps)
         .map(|_| {
             let start = Instant::now();
             black_box(());
@@ -94,11 +98,11 @@ fn main() {
         })
         .collect();
     empty.sort_by(f64::total_cmp);
-    println!("timer alone: p50 {:.2} us, p99 {:.2} us", empty[25_000], empty[49_500]);
+    println!("timer alone: p50 {:.2} us, p99 {:.2} us", empty[steps / 2], empty[steps * 99 / 100]);
     println!("kernel: {:?}", nano_policy.blob().kernel());
     for (name, policy) in [("nano", &mut nano_policy as &mut dyn Policy), ("onnx", &mut onnx_policy)] {
-        percentiles(policy, &data, 5_000); // warm up
-        let (p50, p99) = percentiles(policy, &data, 50_000);
-        println!("{name}: step latency p50 {p50:.2} us, p99 {p99:.2} us (50,000 steps, one thread)");
+        percentiles(policy, &data, steps / 10); // warm up
+        let (p50, p99) = percentiles(policy, &data, steps);
+        println!("{name}: step latency p50 {p50:.2} us, p99 {p99:.2} us ({steps} steps, one thread)");
     }
 }

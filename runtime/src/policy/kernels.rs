@@ -4,7 +4,10 @@
 //! - [`affine`]: portable code with eight partial sums (vectorised by the
 //!   compiler for any target); on x86-64 with `std`, an AVX2 + FMA kernel
 //!   picked once at run time when the CPU has both (eight rows at a time,
-//!   so each load of the input serves eight fused multiply-adds).
+//!   so each load of the input serves eight fused multiply-adds; masked
+//!   loads for a last partial chunk of columns or rows).
+//! - [`gru_update`]: the GRU's gates and state update, compiled for AVX2
+//!   as well where that kernel runs.
 //! - [`tanh`] and [`sigmoid`]: a clamped rational approximation of tanh
 //!   (odd degree-13 over even degree-6 polynomial, the form Eigen and XLA
 //!   use), branch-free so loops over a layer vectorise; absolute error
@@ -77,13 +80,6 @@ pub fn affine(kernel: Kernel, f: &[f32], w: usize, bias: usize, x: &[f32], out: 
 mod avx2 {
     use core::arch::x86_64::*;
 
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn hsum(v: __m256) -> f32 {
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps(s, s, 1)))
-    }
-
     /// The sums of eight vectors, as one vector: `[sum(v[0]), ..., sum(v[7])]`.
     #[target_feature(enable = "avx2,fma")]
     unsafe fn hsum8(v: &[__m256; 8]) -> __m256 {
@@ -96,46 +92,112 @@ mod avx2 {
         _mm256_add_ps(_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u0, u1, 0x31))
     }
 
+    /// Lanes `0..n` set (n <= 8): the mask of a partial 8-float chunk.
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn first_lanes(n: usize) -> __m256i {
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+    }
+
+    /// `block` (<= 8) rows starting at float `base` of `fp`, `cols` apart:
+    /// their dot products with `x` as the lanes of one vector (lanes past
+    /// `block` are 0). Inlined with `block = 8` the row loop unrolls into
+    /// eight independent FMA chains; each input load serves every row.
+    /// The last partial chunk of columns is read with masked loads, which
+    /// never touch the masked-out lanes' memory.
+    #[inline(always)]
+    unsafe fn dot_rows(fp: *const f32, base: usize, cols: usize, x: &[f32], block: usize) -> __m256 {
+        let (chunks, rem) = (cols / 8, cols % 8);
+        let xp = x.as_ptr();
+        let mut acc = [_mm256_setzero_ps(); 8];
+        for c in 0..chunks {
+            let xv = _mm256_loadu_ps(xp.add(8 * c));
+            for (j, a) in acc.iter_mut().enumerate().take(block) {
+                *a = _mm256_fmadd_ps(_mm256_loadu_ps(fp.add(base + j * cols + 8 * c)), xv, *a);
+            }
+        }
+        if rem > 0 {
+            let mask = first_lanes(rem);
+            let xv = _mm256_maskload_ps(xp.add(8 * chunks), mask);
+            for (j, a) in acc.iter_mut().enumerate().take(block) {
+                *a = _mm256_fmadd_ps(_mm256_maskload_ps(fp.add(base + j * cols + 8 * chunks), mask), xv, *a);
+            }
+        }
+        hsum8(&acc)
+    }
+
     /// See [`super::affine`]. Callers guarantee AVX2 + FMA and that
     /// `w + out.len() * x.len()` and `bias + out.len()` are within `f`.
-    /// Eight rows at a time: eight independent FMA chains hide the FMA
-    /// latency, each input load serves eight rows, and one shuffle tree
-    /// reduces all eight sums.
+    /// Eight rows at a time (one shuffle tree reduces their eight sums),
+    /// then the last rows as one partial block.
     #[target_feature(enable = "avx2,fma")]
     pub(super) unsafe fn affine(f: &[f32], w: usize, bias: usize, x: &[f32], out: &mut [f32]) {
         let (cols, rows) = (x.len(), out.len());
-        let chunks = cols / 8;
-        let (fp, xp) = (f.as_ptr(), x.as_ptr());
-        let tail = |row: usize| (8 * chunks..cols).map(|c| f[row + c] * x[c]).sum::<f32>();
+        let fp = f.as_ptr();
         let mut r = 0;
         while r + 8 <= rows {
-            let base = w + r * cols;
-            let mut acc = [_mm256_setzero_ps(); 8];
-            for c in 0..chunks {
-                // SAFETY: 8 * c + 8 <= cols, and every row lies within `f`.
-                let xv = _mm256_loadu_ps(xp.add(8 * c));
-                for (j, a) in acc.iter_mut().enumerate() {
-                    *a = _mm256_fmadd_ps(_mm256_loadu_ps(fp.add(base + j * cols + 8 * c)), xv, *a);
-                }
-            }
-            let sums = _mm256_add_ps(hsum8(&acc), _mm256_loadu_ps(fp.add(bias + r)));
+            let sums = _mm256_add_ps(dot_rows(fp, w + r * cols, cols, x, 8), _mm256_loadu_ps(fp.add(bias + r)));
             _mm256_storeu_ps(out.as_mut_ptr().add(r), sums);
-            if chunks * 8 < cols {
-                for j in 0..8 {
-                    out[r + j] += tail(base + j * cols);
-                }
-            }
             r += 8;
         }
-        while r < rows {
-            let row = w + r * cols;
-            let mut acc = _mm256_setzero_ps();
-            for c in 0..chunks {
-                acc = _mm256_fmadd_ps(_mm256_loadu_ps(fp.add(row + 8 * c)), _mm256_loadu_ps(xp.add(8 * c)), acc);
-            }
-            out[r] = f[bias + r] + hsum(acc) + tail(row);
-            r += 1;
+        if r < rows {
+            let block = rows - r;
+            let mask = first_lanes(block);
+            let sums =
+                _mm256_add_ps(dot_rows(fp, w + r * cols, cols, x, block), _mm256_maskload_ps(fp.add(bias + r), mask));
+            _mm256_maskstore_ps(out.as_mut_ptr().add(r), mask, sums);
         }
+    }
+
+    /// [`super::gru_update`] compiled for AVX2 (eight lanes; the same
+    /// operations in the same order, so the same results as portable code).
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) unsafe fn gru_update(gi: &[f32], gh: &[f32], h: &mut [f32]) {
+        super::gru_update_body(gi, gh, h)
+    }
+}
+
+/// Widest GRU [`gru_update`] takes (the nano policy's capacity).
+pub const MAX_GATE_WIDTH: usize = crate::policy::nano::MAX_HIDDEN;
+
+/// One GRU step's state update from its gate pre-activations (PyTorch's
+/// `GRUCell`, gate order r, z, n): with `gi = W_ih e + b_ih` and
+/// `gh = W_hh h + b_hh` (each `[3 H]`), `r = sigmoid(gi_r + gh_r)`,
+/// `z = sigmoid(gi_z + gh_z)`, `n = tanh(gi_n + r gh_n)`, and `h` (`[H]`)
+/// becomes `(1 - z) n + z h`, in place.
+///
+/// # Panics
+/// When `gi` or `gh` is not `3 * h.len()` long or `h` is wider than
+/// [`MAX_GATE_WIDTH`] (bugs: the buffers are sized from the blob's dims,
+/// checked at load).
+pub fn gru_update(kernel: Kernel, gi: &[f32], gh: &[f32], h: &mut [f32]) {
+    assert!(gi.len() == 3 * h.len() && gh.len() == 3 * h.len(), "GRU gate buffers do not match the hidden state");
+    assert!(h.len() <= MAX_GATE_WIDTH, "GRU wider than the nano policy holds");
+    match kernel {
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        // SAFETY: `Avx2Fma` is only produced by `detect`, after checking that
+        // this CPU has AVX2 and FMA.
+        Kernel::Avx2Fma => unsafe { avx2::gru_update(gi, gh, h) },
+        _ => gru_update_body(gi, gh, h),
+    }
+}
+
+/// The body of [`gru_update`]: split into gate slices first so the loops
+/// have no bounds checks and vectorise (the activations are branch-free).
+/// Two passes, the two sigmoid gates then the candidate and the update:
+/// shorter dependency chains per iteration overlap better.
+#[inline(always)]
+fn gru_update_body(gi: &[f32], gh: &[f32], h: &mut [f32]) {
+    let hd = h.len();
+    let mut rz = [0f32; 2 * MAX_GATE_WIDTH];
+    let (gi_rz, gi_n) = gi.split_at(2 * hd);
+    let (gh_rz, gh_n) = gh.split_at(2 * hd);
+    for ((g, a), b) in rz[..2 * hd].iter_mut().zip(gi_rz).zip(gh_rz) {
+        *g = sigmoid(a + b);
+    }
+    let (r, z) = rz[..2 * hd].split_at(hd);
+    for (k, hk) in h.iter_mut().enumerate() {
+        let n = tanh(gi_n[k] + r[k] * gh_n[k]);
+        *hk = (1.0 - z[k]) * n + z[k] * *hk;
     }
 }
 
@@ -180,6 +242,31 @@ mod tests {
         assert!(worst_tanh < 1e-6, "tanh error {worst_tanh}");
         assert!(worst_sigmoid < 1e-6, "sigmoid error {worst_sigmoid}");
         assert_eq!((tanh(0.0), tanh(50.0), tanh(-50.0)), (0.0, tanh(7.905_311), -tanh(7.905_311)));
+    }
+
+    #[test]
+    fn gru_update_is_the_same_on_every_kernel_and_matches_the_formula() {
+        let hd = 21; // not a multiple of the vector width
+        let gi: std::vec::Vec<f32> = (0..3 * hd).map(|k| ((k * 29 % 97) as f32 - 48.0) / 9.0).collect();
+        let gh: std::vec::Vec<f32> = (0..3 * hd).map(|k| ((k * 53 % 89) as f32 - 44.0) / 11.0).collect();
+        let h0: std::vec::Vec<f32> = (0..hd).map(|k| ((k * 7 % 13) as f32 - 6.0) / 6.0).collect();
+        let logistic = |x: f32| 1.0 / (1.0 + libm::expf(-x));
+        let expected: std::vec::Vec<f32> = (0..hd)
+            .map(|k| {
+                let r = logistic(gi[k] + gh[k]);
+                let z = logistic(gi[hd + k] + gh[hd + k]);
+                let n = libm::tanhf(gi[2 * hd + k] + r * gh[2 * hd + k]);
+                (1.0 - z) * n + z * h0[k]
+            })
+            .collect();
+        let mut portable = h0.clone();
+        gru_update(Kernel::Portable, &gi, &gh, &mut portable);
+        let mut detected = h0.clone();
+        gru_update(Kernel::detect(), &gi, &gh, &mut detected);
+        assert_eq!(portable, detected);
+        for (a, b) in portable.iter().zip(&expected) {
+            assert!((a - b).abs() < 2e-6, "{a} vs {b}");
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use heapless::Vec as FixedVec;
 
-use super::kernels::{self, sigmoid, tanh, Kernel};
+use super::kernels::{self, Kernel};
 use super::{check_inputs, greedy, Decision, Policy, PolicyError};
 use crate::spec::{ActorSpec, SpecError};
 
@@ -233,7 +233,6 @@ pub struct NanoPolicy<'a> {
     e: FixedVec<f32, MAX_HIDDEN>,
     gi: FixedVec<f32, { 3 * MAX_HIDDEN }>,
     gh: FixedVec<f32, { 3 * MAX_HIDDEN }>,
-    h_next: FixedVec<f32, MAX_HIDDEN>,
     probs: FixedVec<f32, MAX_ACTIONS>,
 }
 
@@ -261,7 +260,6 @@ impl<'a> NanoPolicy<'a> {
             e: filled(s.hidden),
             gi: filled(3 * s.hidden),
             gh: filled(3 * s.hidden),
-            h_next: filled(s.hidden),
             probs: filled(s.n_actions),
         })
     }
@@ -286,7 +284,7 @@ impl Policy for NanoPolicy<'_> {
         let s = self.blob.spec();
         check_inputs(&s, obs, avail)?;
         let (b, l) = (&self.blob, self.blob.layout);
-        let (hd, a) = (s.hidden, s.n_actions);
+        let a = s.n_actions;
 
         // x = [obs, one_hot(prev), one_hot(id)], optionally normalised.
         self.x.iter_mut().for_each(|v| *v = 0.0);
@@ -310,20 +308,7 @@ impl Policy for NanoPolicy<'_> {
         self.e.iter_mut().for_each(|v| *v = v.max(0.0));
         b.affine(l.w_ih, l.b_ih, &self.e, &mut self.gi);
         b.affine(l.w_hh, l.b_hh, &self.h, &mut self.gh);
-        // Split into gate slices first so the loop has no bounds checks and
-        // vectorises (the activations are branch-free).
-        let (gi_r, gi) = self.gi.split_at(hd);
-        let (gi_z, gi_n) = gi.split_at(hd);
-        let (gh_r, gh) = self.gh.split_at(hd);
-        let (gh_z, gh_n) = gh.split_at(hd);
-        let h = &self.h[..hd];
-        for (k, next) in self.h_next[..hd].iter_mut().enumerate() {
-            let r = sigmoid(gi_r[k] + gh_r[k]);
-            let z = sigmoid(gi_z[k] + gh_z[k]);
-            let n = tanh(gi_n[k] + r * gh_n[k]);
-            *next = (1.0 - z) * n + z * h[k];
-        }
-        self.h.copy_from_slice(&self.h_next);
+        kernels::gru_update(b.kernel, &self.gi, &self.gh, &mut self.h);
 
         // Masked softmax: unavailable actions get exactly 0.
         b.affine(l.fc2_w, l.fc2_b, &self.h, &mut self.probs);
