@@ -99,6 +99,13 @@ fn float_attr(name: &str, f: f32) -> AttributeProto {
     AttributeProto { name: name.into(), f, r#type: attribute_type::FLOAT, ..Default::default() }
 }
 
+/// `k` rows of the `k x k` identity, then an all-zero row when `zero_row`,
+/// row-major.
+fn one_hot_table(k: usize, zero_row: bool) -> Vec<f32> {
+    let rows = k + usize::from(zero_row);
+    (0..rows * k).map(|i| f32::from(u8::from(i / k == i % k && i / k < k))).collect()
+}
+
 /// Appends nodes with generated names.
 #[derive(Default)]
 struct Nodes(Vec<NodeProto>);
@@ -123,12 +130,12 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
     let (h, a, n) = (s.hidden as i64, s.n_actions as i64, s.n_agents as i64);
     let mut init = vec![
         int64_tensor("axes_0", &[1], vec![0]),
-        int64_tensor("axes_1", &[1], vec![1]),
-        int64_tensor("action_ids", &[1, a], (0..a).collect()),
-        int64_tensor("agent_ids", &[1, n], (0..n).collect()),
+        // One-hot tables read with `Gather`: the previous action's has an
+        // extra all-zero last row, which index -1 (an episode start) picks.
+        float_tensor("prev_action_table", &[a + 1, a], one_hot_table(a as usize, true)),
+        float_tensor("agent_id_table", &[n, n], one_hot_table(n as usize, false)),
         float_tensor("zero", &[], vec![0.0]),
         float_tensor("unavailable_logit", &[], vec![-1e10]),
-        float_tensor("tiny", &[], vec![1e-12]),
         float_tensor("fc1.weight", &w.fc1.0.dims, w.fc1.0.values.clone()),
         float_tensor("fc1.bias", &w.fc1.1.dims, w.fc1.1.values.clone()),
         float_tensor("fc2.weight", &w.fc2.0.dims, w.fc2.0.values.clone()),
@@ -142,12 +149,10 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
     init.push(float_tensor("gru.B", &[1, 6 * h], bias));
 
     let mut nodes = Nodes::default();
-    nodes.add("Unsqueeze", &["prev_action", "axes_1"], &["prev_action_col"], vec![]);
-    nodes.add("Equal", &["prev_action_col", "action_ids"], &["prev_action_hot"], vec![]);
-    nodes.add("Cast", &["prev_action_hot"], &["prev_action_one_hot"], vec![int_attr("to", FLOAT as i64)]);
-    nodes.add("Unsqueeze", &["agent_id", "axes_1"], &["agent_id_col"], vec![]);
-    nodes.add("Equal", &["agent_id_col", "agent_ids"], &["agent_id_hot"], vec![]);
-    nodes.add("Cast", &["agent_id_hot"], &["agent_id_one_hot"], vec![int_attr("to", FLOAT as i64)]);
+    // Few nodes on purpose: ONNX Runtime's cost per node, not the
+    // arithmetic, is most of a batch-1 step (docs/benchmarks.md).
+    nodes.add("Gather", &["prev_action_table", "prev_action"], &["prev_action_one_hot"], vec![int_attr("axis", 0)]);
+    nodes.add("Gather", &["agent_id_table", "agent_id"], &["agent_id_one_hot"], vec![int_attr("axis", 0)]);
     nodes.add("Concat", &["obs", "prev_action_one_hot", "agent_id_one_hot"], &["x"], vec![int_attr("axis", 1)]);
     let mut x = "x";
     if let Some((gamma, beta)) = &w.input_norm {
@@ -175,11 +180,10 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
     nodes.add("Gemm", &["h_out", "fc2.weight", "fc2.bias"], &["logits"], vec![int_attr("transB", 1)]);
     nodes.add("Equal", &["avail", "zero"], &["blocked"], vec![]);
     nodes.add("Where", &["blocked", "unavailable_logit", "logits"], &["masked_logits"], vec![]);
-    nodes.add("Softmax", &["masked_logits"], &["softmax"], vec![int_attr("axis", 1)]);
-    nodes.add("Mul", &["softmax", "avail"], &["kept"], vec![]);
-    nodes.add("ReduceSum", &["kept", "axes_1"], &["kept_sum"], vec![int_attr("keepdims", 1)]);
-    nodes.add("Max", &["kept_sum", "tiny"], &["norm"], vec![]);
-    nodes.add("Div", &["kept", "norm"], &["probs"], vec![]);
+    // Blocked logits underflow to probability exactly 0. (A mask allowing
+    // nothing gives uniform probabilities; the runtime refuses such masks,
+    // and a final `Where` to zero them cost 0.8 us a step.)
+    nodes.add("Softmax", &["masked_logits"], &["probs"], vec![int_attr("axis", 1)]);
 
     let (o, hd) = (s.obs_dim as i64, h);
     let graph = GraphProto {
@@ -195,7 +199,12 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
             value_info("avail", FLOAT, &[None, Some(a)], "availability mask, 1 = allowed"),
         ],
         output: vec![
-            value_info("probs", FLOAT, &[None, Some(a)], "action probabilities, exactly 0 where unavailable"),
+            value_info(
+                "probs",
+                FLOAT,
+                &[None, Some(a)],
+                "action probabilities, exactly 0 where unavailable (when at least one action is available)",
+            ),
             value_info("h_out", FLOAT, &[None, Some(hd)], "next hidden state"),
         ],
     };

@@ -5,6 +5,7 @@
 //! threads only add wake-up latency for a network this small).
 
 use std::path::{Path, PathBuf};
+use std::ptr::NonNull;
 use std::sync::OnceLock;
 
 use ort::environment::Environment;
@@ -66,15 +67,55 @@ pub struct OnnxPolicy {
     session: Session,
     binding: IoBinding,
     spec: ActorSpec,
-    obs: Tensor<f32>,
-    prev_action: Tensor<i64>,
-    h_in: Tensor<f32>,
-    avail: Tensor<f32>,
-    probs_out: Tensor<f32>,
-    h_out: Tensor<f32>,
+    // The bound tensors, owned for the policy's whole life, and their
+    // buffers as found once at load (see `Buffer`).
+    _tensors: [Tensor<f32>; 5],
+    _prev_action_tensor: Tensor<i64>,
+    obs: Buffer<f32>,
+    prev_action: Buffer<i64>,
+    h_in: Buffer<f32>,
+    avail: Buffer<f32>,
+    probs_out: Buffer<f32>,
+    h_out: Buffer<f32>,
     probs: Vec<f32>,
     h: Vec<f32>,
 }
+
+/// The data of a tensor bound to the session, located once. ONNX Runtime
+/// keeps a tensor's data where it allocated it until the tensor is
+/// released, and the policy owns every bound tensor as long as it lives,
+/// so a step reads and writes the buffers directly instead of asking ONNX
+/// Runtime for each tensor's type, shape and data again (several C calls
+/// and two heap allocations per tensor per step).
+struct Buffer<T> {
+    ptr: NonNull<T>,
+    len: usize,
+}
+
+impl<T: PrimitiveTensorElementType + std::fmt::Debug> Buffer<T> {
+    fn of(tensor: &mut Tensor<T>) -> Result<Self, PolicyError> {
+        let (_, data) = tensor.try_extract_tensor_mut::<T>().map_err(|e| PolicyError::Runtime(e.to_string()))?;
+        Ok(Self { len: data.len(), ptr: NonNull::from(data).cast() })
+    }
+
+    fn get(&self) -> &[T] {
+        // SAFETY: the tensor this points into is owned by the same policy
+        // and never released or resized before it; ONNX Runtime touches it
+        // only inside `run_bound`, which holds `&mut` on the policy.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+
+    fn get_mut(&mut self) -> &mut [T] {
+        // SAFETY: as in `get`; `&mut self` makes this the only borrow.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+// SAFETY: a `Buffer` is a view into a tensor owned by the same policy; it
+// moves between threads with it, and shared access only reads.
+unsafe impl<T: Send> Send for Buffer<T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for Buffer<T> {}
 
 impl OnnxPolicy {
     /// ONNX Runtime's `RunWithBinding` on the bound tensors. `ort`'s
@@ -160,27 +201,35 @@ impl OnnxPolicy {
         }
         let ort_err = |e: ort::Error| PolicyError::Runtime(e.to_string());
         let agent = tensor(&session, &[1], agent_id as i64)?;
+        let mut obs = tensor(&session, &[1, spec.obs_dim], 0.0f32)?;
+        let mut prev_action = tensor(&session, &[1], -1i64)?;
+        let mut h_in = tensor(&session, &[1, spec.hidden], 0.0f32)?;
+        let mut avail = tensor(&session, &[1, spec.n_actions], 1.0f32)?;
+        let mut probs_out = tensor(&session, &[1, spec.n_actions], 0.0f32)?;
+        let mut h_out = tensor(&session, &[1, spec.hidden], 0.0f32)?;
+        let mut binding = session.create_binding().map_err(ort_err)?;
+        binding.bind_input("obs", &obs).map_err(ort_err)?;
+        binding.bind_input("prev_action", &prev_action).map_err(ort_err)?;
+        binding.bind_input("agent_id", &agent).map_err(ort_err)?;
+        binding.bind_input("h_in", &h_in).map_err(ort_err)?;
+        binding.bind_input("avail", &avail).map_err(ort_err)?;
+        binding.bind_output("probs", &mut probs_out).map_err(ort_err)?;
+        binding.bind_output("h_out", &mut h_out).map_err(ort_err)?;
         let mut policy = Self {
-            binding: session.create_binding().map_err(ort_err)?,
-            obs: tensor(&session, &[1, spec.obs_dim], 0.0f32)?,
-            prev_action: tensor(&session, &[1], -1i64)?,
-            h_in: tensor(&session, &[1, spec.hidden], 0.0f32)?,
-            avail: tensor(&session, &[1, spec.n_actions], 1.0f32)?,
-            probs_out: tensor(&session, &[1, spec.n_actions], 0.0f32)?,
-            h_out: tensor(&session, &[1, spec.hidden], 0.0f32)?,
+            binding,
+            obs: Buffer::of(&mut obs)?,
+            prev_action: Buffer::of(&mut prev_action)?,
+            h_in: Buffer::of(&mut h_in)?,
+            avail: Buffer::of(&mut avail)?,
+            probs_out: Buffer::of(&mut probs_out)?,
+            h_out: Buffer::of(&mut h_out)?,
+            _tensors: [obs, h_in, avail, probs_out, h_out],
+            _prev_action_tensor: prev_action,
             probs: vec![0.0; spec.n_actions],
             h: vec![0.0; spec.hidden],
             spec,
             session,
         };
-        let b = &mut policy.binding;
-        b.bind_input("obs", &policy.obs).map_err(ort_err)?;
-        b.bind_input("prev_action", &policy.prev_action).map_err(ort_err)?;
-        b.bind_input("agent_id", &agent).map_err(ort_err)?;
-        b.bind_input("h_in", &policy.h_in).map_err(ort_err)?;
-        b.bind_input("avail", &policy.avail).map_err(ort_err)?;
-        b.bind_output("probs", &mut policy.probs_out).map_err(ort_err)?;
-        b.bind_output("h_out", &mut policy.h_out).map_err(ort_err)?;
         // One warm-up run so the first real step pays no lazy initialisation.
         policy.run()?;
         policy.reset();
@@ -190,11 +239,10 @@ impl OnnxPolicy {
     /// Runs the session on the bound inputs; copies `probs` and the new
     /// hidden state out and feeds the hidden state back as the next input.
     fn run(&mut self) -> Result<(), PolicyError> {
-        let err = |e: ort::Error| PolicyError::Runtime(e.to_string());
         self.run_bound()?;
-        self.probs.copy_from_slice(self.probs_out.try_extract_tensor::<f32>().map_err(err)?.1);
-        self.h.copy_from_slice(self.h_out.try_extract_tensor::<f32>().map_err(err)?.1);
-        self.h_in.try_extract_tensor_mut::<f32>().map_err(err)?.1.copy_from_slice(&self.h);
+        self.probs.copy_from_slice(self.probs_out.get());
+        self.h.copy_from_slice(self.h_out.get());
+        self.h_in.get_mut().copy_from_slice(&self.h);
         Ok(())
     }
 }
@@ -206,24 +254,23 @@ impl Policy for OnnxPolicy {
 
     fn reset(&mut self) {
         self.h.fill(0.0);
-        let _ = self.h_in.try_extract_tensor_mut::<f32>().map(|(_, h)| h.fill(0.0));
-        let _ = self.prev_action.try_extract_tensor_mut::<i64>().map(|(_, p)| p.fill(-1));
+        self.h_in.get_mut().fill(0.0);
+        self.prev_action.get_mut().fill(-1);
     }
 
     fn step(&mut self, obs: &[f32], avail: &[f32]) -> Result<Decision<'_>, PolicyError> {
         check_inputs(&self.spec, obs, avail)?;
-        let err = |e: ort::Error| PolicyError::Runtime(e.to_string());
-        self.obs.try_extract_tensor_mut::<f32>().map_err(err)?.1.copy_from_slice(obs);
-        for (dst, src) in self.avail.try_extract_tensor_mut::<f32>().map_err(err)?.1.iter_mut().zip(avail) {
+        self.obs.get_mut().copy_from_slice(obs);
+        for (dst, src) in self.avail.get_mut().iter_mut().zip(avail) {
             *dst = if *src > 0.0 { 1.0 } else { 0.0 };
         }
         if let Err(e) = self.run() {
             // Leave the recurrent state as it was before this step.
-            let _ = self.h_in.try_extract_tensor_mut::<f32>().map(|(_, h)| h.copy_from_slice(&self.h));
+            self.h_in.get_mut().copy_from_slice(&self.h);
             return Err(e);
         }
         let action = greedy(&self.probs);
-        self.prev_action.try_extract_tensor_mut::<i64>().map_err(err)?.1.fill(action as i64);
+        self.prev_action.get_mut().fill(action as i64);
         Ok(Decision { action, probs: &self.probs })
     }
 
