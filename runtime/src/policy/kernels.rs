@@ -104,6 +104,10 @@ mod avx2 {
     /// eight independent FMA chains; each input load serves every row.
     /// The last partial chunk of columns is read with masked loads, which
     /// never touch the masked-out lanes' memory.
+    ///
+    /// Callers guarantee AVX2 + FMA (it is only inlined into the kernels
+    /// below, which enable both), `block <= 8`, and that the `block` rows of
+    /// `cols` floats from `base` lie within the slice `fp` points into.
     #[inline(always)]
     unsafe fn dot_rows(fp: *const f32, base: usize, cols: usize, x: &[f32], block: usize) -> __m256 {
         let (chunks, rem) = (cols / 8, cols % 8);
