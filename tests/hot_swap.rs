@@ -149,3 +149,73 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     assert_eq!(reply.model_sha256, sha(&model_b), "a bad model replaced the running one");
     let _ = session.close().wait();
 }
+
+#[test]
+fn an_agent_that_starts_after_a_held_deploy_runs_the_deployed_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_a = exported(dir.path(), "a", SPEC, 1);
+    let model_b = exported(dir.path(), "b", SPEC, 2);
+    let free_endpoint =
+        || format!("tcp/127.0.0.1:{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
+    let (holder_endpoint, agent_endpoint) = (free_endpoint(), free_endpoint());
+    let swarm = format!("hold{}", std::process::id());
+    // B is deployed and held while no agent runs...
+    let _holder = Running(
+        Command::new(env!("CARGO_BIN_EXE_murmur"))
+            .args(["deploy", "--hold", "--wait", "0", "--model"])
+            .arg(&model_b)
+            .args(["--swarm", &swarm, "--listen", &holder_endpoint])
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(1500));
+    // ...then a robot starts with the old file, A.
+    let _agent = Running(
+        Command::new(env!("CARGO_BIN_EXE_murmur"))
+            .args(["agent", "--model"])
+            .arg(&model_a)
+            .args(["--swarm", &swarm, "--id", "0", "--stale-after", "5000"])
+            .args(["--listen", &agent_endpoint, "--connect", &holder_endpoint])
+            .spawn()
+            .unwrap(),
+    );
+    let mut cfg = zenoh::Config::default();
+    cfg.insert_json5("connect/endpoints", &format!(r#"["{agent_endpoint}"]"#)).unwrap();
+    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+    let session = zenoh::open(cfg).wait().unwrap();
+    let base = format!("murmur/{swarm}/agent/0");
+    let observations = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
+    let actions = session.declare_subscriber(format!("{base}/act")).wait().unwrap();
+    let obs: Vec<f32> = (0..SPEC.obs_dim).map(|i| (i % 5) as f32 * 0.4 - 0.8).collect();
+    let mut buf = [0u8; MAX_MESSAGE_BYTES];
+    // Episode starts until the agent answers on B (it stages B when the
+    // holder sees its token, and switches at the next episode start).
+    let start = Instant::now();
+    let reply = loop {
+        assert!(start.elapsed() < Duration::from_secs(60), "the agent never switched to the held model");
+        let episode = start.elapsed().as_millis() as u64;
+        let msg = ObservationMsg {
+            version: WIRE_VERSION,
+            episode,
+            step: 0,
+            reset: true,
+            obs: heapless::Vec::from_slice(&obs).unwrap(),
+            avail: heapless::Vec::from_slice(&[1.0; 4]).unwrap(),
+        };
+        observations.put(msg.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        match actions.recv_timeout(Duration::from_millis(500)) {
+            Ok(Some(sample)) => {
+                let reply = ActionMsg::decode(&sample.payload().to_bytes(), &SPEC).unwrap();
+                if reply.model_sha256 == sha(&model_b) {
+                    break reply;
+                }
+                assert_eq!(reply.model_sha256, sha(&model_a), "an answer from neither model");
+            }
+            _ => continue, // the agent is not up yet
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    let expected = OnnxPolicy::load(&model_b, 0).unwrap().step(&obs, &[1.0; 4]).unwrap().probs.to_vec();
+    assert!(reply.probs.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-6), "{:?} vs {expected:?}", reply.probs);
+    let _ = session.close().wait();
+}

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
-use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
+use crate::agent::{short_hex, Actuator, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
 use crate::policy::{NanoPolicy, OnnxPolicy, Policy, PolicyError};
 use crate::wire::{ActionMsg, ModelFormat, ModelMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 
@@ -89,15 +89,23 @@ pub enum SwarmError {
 
 /// Sends the model file `model` to every agent of `swarm` on `session`
 /// (they switch at their next episode start). Returns its SHA-256. Only
-/// agents running now receive it.
+/// agents running now receive it; [`hold_model`] also reaches the ones that
+/// start later.
 pub fn publish_model(
     session: &zenoh::Session,
     swarm: &str,
     model: &Path,
     backend: Backend,
 ) -> Result<[u8; 32], SwarmError> {
+    let (payload, sha) = model_message(model, backend)?;
+    session.put(model_key(swarm), payload).wait().map_err(zenoh_err("publish the model"))?;
+    Ok(sha)
+}
+
+/// The encoded [`ModelMsg`] of the model file `model`, and its SHA-256.
+/// Reading the file's spec for the message also checks the file.
+pub fn model_message(model: &Path, backend: Backend) -> Result<(Vec<u8>, [u8; 32]), SwarmError> {
     let bytes = std::fs::read(model).map_err(|source| SwarmError::Io { path: model.to_path_buf(), source })?;
-    // The spec goes in the message; reading it also checks the file.
     let spec = match backend {
         Backend::Onnx => OnnxPolicy::from_bytes(&bytes, &model.display().to_string(), 0)?.spec(),
         Backend::Nano => NanoPolicy::new(&bytes, 0)?.spec(),
@@ -105,9 +113,36 @@ pub fn publish_model(
     let sha: [u8; 32] = Sha256::digest(&bytes).into();
     let msg = ModelMsg { version: WIRE_VERSION, sha256: sha, spec, format: backend.format(), model: &bytes };
     let mut buf = vec![0u8; ModelMsg::max_encoded_len(bytes.len())];
-    let payload = msg.encode(&mut buf).map_err(|e| SwarmError::Zenoh(e.to_string()))?;
-    session.put(model_key(swarm), payload.to_vec()).wait().map_err(zenoh_err("publish the model"))?;
-    Ok(sha)
+    let payload = msg.encode(&mut buf).map_err(|e| SwarmError::Zenoh(e.to_string()))?.to_vec();
+    Ok((payload, sha))
+}
+
+/// Keeps `payload` (from [`model_message`]) as `swarm`'s model: it is sent
+/// again each time an agent of the swarm comes up (its liveliness token
+/// appears), so a robot that restarts, or joins after a deploy, switches
+/// to it at its first episode instead of running the model file it was
+/// started with. Agents already running it ignore the repeat. Lasts as
+/// long as the returned subscriber.
+pub fn hold_model(
+    session: &zenoh::Session,
+    swarm: &str,
+    payload: Vec<u8>,
+) -> Result<zenoh::pubsub::Subscriber<()>, SwarmError> {
+    let (publisher_session, key) = (session.clone(), model_key(swarm));
+    session
+        .liveliness()
+        .declare_subscriber(format!("murmur/{swarm}/agent/*"))
+        .callback(move |sample| {
+            if sample.kind() != zenoh::sample::SampleKind::Put {
+                return;
+            }
+            match publisher_session.put(&key, payload.clone()).wait() {
+                Ok(()) => log::info!("{} came up: sent it the model", sample.key_expr()),
+                Err(e) => log::warn!("{} came up, but the model could not be sent: {e}", sample.key_expr()),
+            }
+        })
+        .wait()
+        .map_err(zenoh_err("declare liveliness subscriber"))
 }
 
 fn zenoh_err(what: &str) -> impl Fn(zenoh::Error) -> SwarmError + '_ {
@@ -267,9 +302,11 @@ fn serve<P: Policy + Send + 'static>(
         })
         .wait()
         .map_err(zenoh_err("declare subscriber"))?;
-    let _token = session.liveliness().declare_token(token_key).wait().map_err(zenoh_err("declare liveliness token"))?;
+    // Models are listened for before the token announces the agent: a
+    // model holder (`hold_model`) answers the token with the swarm's model.
     let models =
         session.declare_subscriber(model_key(&options.swarm)).wait().map_err(zenoh_err("declare subscriber"))?;
+    let _token = session.liveliness().declare_token(token_key).wait().map_err(zenoh_err("declare liveliness token"))?;
     // Models are checked and loaded on a helper thread, beside the running
     // one, so observations keep being answered meanwhile.
     let load = Arc::new(load);
@@ -297,15 +334,24 @@ fn serve<P: Policy + Send + 'static>(
             Err(e) => return Err(SwarmError::Zenoh(format!("model subscriber closed: {e}"))),
         }
         if let Ok(result) = loaded.try_recv() {
-            match result.and_then(|(p, sha)| lock(&agent).stage(p, sha).map(|()| sha).map_err(|e| e.to_string())) {
-                Ok(sha) => {
+            let outcome = match result {
+                Ok((_, sha)) if already_has(&lock(&agent), &sha) => {
+                    log::debug!("model {} received again: already running or staged", short_hex(&sha));
+                    None
+                }
+                Ok((policy, sha)) => Some(lock(&agent).stage(policy, sha).map(|()| sha).map_err(|e| e.to_string())),
+                Err(why) => Some(Err(why)),
+            };
+            match outcome {
+                Some(Ok(sha)) => {
                     summary.models_staged += 1;
                     log::info!("new model {} staged: it takes over at the next episode", short_hex(&sha));
                 }
-                Err(why) => {
+                Some(Err(why)) => {
                     summary.models_refused += 1;
                     log::warn!("refused a new model: {why}; the running model stays");
                 }
+                None => {}
             }
         }
         let stale = lock(&agent).on_tick(Instant::now());
@@ -316,6 +362,12 @@ fn serve<P: Policy + Send + 'static>(
     summary.observations = observations.load(Ordering::Relaxed);
     summary.errors = lock(&agent).errors();
     Ok(summary)
+}
+
+/// Whether `sha` is the model `agent` waits to switch to, or, with none
+/// waiting, the one it runs (a model holder repeats the swarm's model).
+fn already_has<P: Policy, A: Actuator>(agent: &Agent<P, A>, sha: &[u8; 32]) -> bool {
+    agent.staged_sha256().map_or(agent.model_sha256() == *sha, |staged| staged == *sha)
 }
 
 /// The agent, even if a panic elsewhere poisoned its lock (its state is

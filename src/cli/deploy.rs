@@ -1,7 +1,10 @@
 //! `murmur deploy`: send a new model to a running swarm; each agent checks
-//! it and switches at its next episode start.
+//! it and switches at its next episode start. With `--hold`, stay up and
+//! send it to every agent that starts later too.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -10,7 +13,7 @@ use murmur::runtime::swarm::{self, Backend};
 use zenoh::Wait;
 
 use super::agent::BackendArg;
-use super::network::ZenohArgs;
+use super::network::{stop_on_signal, ZenohArgs};
 
 /// Arguments of `murmur deploy`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +30,12 @@ pub struct DeployArgs {
     /// Seconds to wait for the swarm's agents before sending.
     #[arg(long, default_value_t = 10)]
     pub wait: u64,
+    /// Stay up (until Ctrl-C) and send the model to every agent that comes
+    /// up later: a robot that restarts, or joins, runs it from its first
+    /// episode instead of the model file it was started with. With --hold
+    /// no agent needs to be running yet.
+    #[arg(long)]
+    pub hold: bool,
     #[command(flatten)]
     pub zenoh: ZenohArgs,
 }
@@ -50,21 +59,40 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    anyhow::ensure!(agents > 0, "no agent of swarm `{}` answered within {} s: nothing was sent", args.swarm, args.wait);
+    anyhow::ensure!(
+        agents > 0 || args.hold,
+        "no agent of swarm `{}` answered within {} s: nothing was sent (--hold serves agents that start later)",
+        args.swarm,
+        args.wait
+    );
     let backend = match args.backend {
         BackendArg::Onnx => Backend::Onnx,
         BackendArg::Nano => Backend::Nano,
     };
-    let sha = swarm::publish_model(&session, &args.swarm, &args.model, backend)
-        .with_context(|| format!("cannot send {}", args.model.display()))?;
-    // Let the transport drain before the session closes.
-    std::thread::sleep(Duration::from_millis(500));
-    let _ = session.close().wait();
+    let cannot_send = || format!("cannot send {}", args.model.display());
+    let (payload, sha) = swarm::model_message(&args.model, backend).with_context(cannot_send)?;
+    // Held before the first send, so an agent coming up in between is not missed.
+    let holder = if args.hold { Some(swarm::hold_model(&session, &args.swarm, payload.clone())?) } else { None };
+    if agents > 0 {
+        session.put(swarm::model_key(&args.swarm), payload).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
+    }
     println!(
         "sent {} (sha256 {}) to the {agents} agent(s) of swarm `{}`; they switch at their next episode start",
         args.model.display(),
         hex(&sha),
         args.swarm
     );
+    if holder.is_some() {
+        println!("holding it for agents that come up later; Ctrl-C to stop");
+        let stop = Arc::new(AtomicBool::new(false));
+        stop_on_signal(&stop)?;
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    // Let the transport drain before the session closes.
+    std::thread::sleep(Duration::from_millis(500));
+    drop(holder);
+    let _ = session.close().wait();
     Ok(())
 }
