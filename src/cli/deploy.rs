@@ -71,11 +71,10 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     };
     let cannot_send = || format!("cannot send {}", args.model.display());
     let (payload, sha) = swarm::model_message(&args.model, backend).with_context(cannot_send)?;
-    // Held before the first send, so an agent coming up in between is not missed.
+    // Held before the send, so no agent coming up in between is missed
+    // (one that gets both ignores the repeat).
     let holder = if args.hold { Some(swarm::hold_model(&session, &args.swarm, payload.clone())?) } else { None };
-    if agents > 0 {
-        session.put(swarm::model_key(&args.swarm), payload).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
-    }
+    session.put(swarm::model_key(&args.swarm), payload).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
     println!(
         "sent {} (sha256 {}) to the {agents} agent(s) of swarm `{}`; they switch at their next episode start",
         args.model.display(),
