@@ -131,17 +131,22 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
     let data = dir.path().join("data");
     let port = free_port();
     let swarm = format!("hil-lockstep-{}", std::process::id());
-    // A monitor on the critic's key: it connects once the coordinator
-    // listens (while the agents start) and collects until the run ends.
+    // A monitor on the critic's key, subscribed before the run starts: it
+    // listens and the coordinator connects to it, so the coordinator knows
+    // of the subscription from its link's start (a monitor joining during
+    // the run could miss all of it: the 75 steps take tens of ms).
     let run_over = std::sync::Arc::new(AtomicBool::new(false));
+    let monitor_port = free_port();
+    let (ready_tx, ready) = std::sync::mpsc::channel();
     let monitor = {
         let (run_over, key) = (run_over.clone(), format!("murmur/{swarm}/critic/**"));
         std::thread::spawn(move || {
-            while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            let session = peer(port);
+            let mut cfg = zenoh::Config::default();
+            cfg.insert_json5("listen/endpoints", &format!(r#"["tcp/127.0.0.1:{monitor_port}"]"#)).unwrap();
+            cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+            let session = zenoh::open(cfg).wait().unwrap();
             let readings = session.declare_subscriber(key).wait().unwrap();
+            ready_tx.send(()).unwrap();
             let mut got = Vec::new();
             while !run_over.load(std::sync::atomic::Ordering::Relaxed) {
                 if let Ok(Some(s)) = readings.recv_timeout(Duration::from_millis(50)) {
@@ -156,6 +161,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
             got
         })
     };
+    ready.recv_timeout(Duration::from_secs(30)).expect("the critic monitor is up");
     let hil = HilRun {
         env: EnvConfig::parse("spread", &[]).unwrap(),
         swarm: swarm.clone(),
@@ -174,13 +180,17 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
             backend: "onnx".into(),
             stale_after_ms: 5000,
         }),
-        zenoh: ZenohOptions { listen: vec![format!("tcp/127.0.0.1:{port}")], ..Default::default() },
+        zenoh: ZenohOptions {
+            listen: vec![format!("tcp/127.0.0.1:{port}")],
+            connect: vec![format!("tcp/127.0.0.1:{monitor_port}")],
+            ..Default::default()
+        },
     };
     let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
     println!("{summary}");
     assert_eq!(summary.episodes.len(), 3);
-    // The critic published every step it recorded (the monitor joins while
-    // the agents start, so it may miss at most the first few).
+    // The critic published every step it recorded (allowing for a few lost
+    // while the link's declarations settle).
     std::thread::sleep(Duration::from_millis(200));
     run_over.store(true, std::sync::atomic::Ordering::Relaxed);
     let published = monitor.join().unwrap();
