@@ -45,6 +45,28 @@ impl Drop for Running {
     }
 }
 
+/// A `murmur agent` process running `model` as robot `id` of `swarm`,
+/// with `network` (its --listen / --connect arguments).
+fn agent(model: &Path, swarm: &str, id: &str, network: &[&str]) -> Running {
+    Running(
+        Command::new(env!("CARGO_BIN_EXE_murmur"))
+            .args(["agent", "--model"])
+            .arg(model)
+            .args(["--swarm", swarm, "--id", id, "--stale-after", "5000"])
+            .args(network)
+            .spawn()
+            .unwrap(),
+    )
+}
+
+/// The test's own Zenoh session, connected to `endpoint` only.
+fn client(endpoint: &str) -> zenoh::Session {
+    let mut cfg = zenoh::Config::default();
+    cfg.insert_json5("connect/endpoints", &format!(r#"["{endpoint}"]"#)).unwrap();
+    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
+    zenoh::open(cfg).wait().unwrap()
+}
+
 #[test]
 fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -54,18 +76,8 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let swarm = format!("swap{}", std::process::id());
-    let _agent = Running(
-        Command::new(env!("CARGO_BIN_EXE_murmur"))
-            .args(["agent", "--model"])
-            .arg(&model_a)
-            .args(["--swarm", &swarm, "--id", "1", "--stale-after", "5000", "--listen", &endpoint])
-            .spawn()
-            .unwrap(),
-    );
-    let mut cfg = zenoh::Config::default();
-    cfg.insert_json5("connect/endpoints", &format!(r#"["{endpoint}"]"#)).unwrap();
-    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
-    let session = zenoh::open(cfg).wait().unwrap();
+    let _agent = agent(&model_a, &swarm, "1", &["--listen", &endpoint]);
+    let session = client(&endpoint);
     let base = format!("murmur/{swarm}/agent/1");
     let start = Instant::now();
     while session.liveliness().get(&base).wait().unwrap().recv_timeout(Duration::from_secs(1)).ok().flatten().is_none()
@@ -170,19 +182,8 @@ fn an_agent_that_starts_after_a_held_deploy_runs_the_deployed_model() {
     );
     std::thread::sleep(Duration::from_millis(1500));
     // ...then a robot starts with the old file, A.
-    let _agent = Running(
-        Command::new(env!("CARGO_BIN_EXE_murmur"))
-            .args(["agent", "--model"])
-            .arg(&model_a)
-            .args(["--swarm", &swarm, "--id", "0", "--stale-after", "5000"])
-            .args(["--listen", &agent_endpoint, "--connect", &holder_endpoint])
-            .spawn()
-            .unwrap(),
-    );
-    let mut cfg = zenoh::Config::default();
-    cfg.insert_json5("connect/endpoints", &format!(r#"["{agent_endpoint}"]"#)).unwrap();
-    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
-    let session = zenoh::open(cfg).wait().unwrap();
+    let _agent = agent(&model_a, &swarm, "0", &["--listen", &agent_endpoint, "--connect", &holder_endpoint]);
+    let session = client(&agent_endpoint);
     let base = format!("murmur/{swarm}/agent/0");
     let observations = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
     let actions = session.declare_subscriber(format!("{base}/act")).wait().unwrap();

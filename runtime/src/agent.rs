@@ -175,6 +175,13 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
         Ok(())
     }
 
+    /// Whether the model hashing to `sha` is the one waiting for the next
+    /// episode or, with none waiting, the one deciding now: staging it
+    /// again would change nothing.
+    pub fn has_model(&self, sha: &[u8; 32]) -> bool {
+        self.staged_sha256().map_or(self.model_sha256 == *sha, |staged| staged == *sha)
+    }
+
     /// SHA-256 of the model deciding now.
     pub fn model_sha256(&self) -> [u8; 32] {
         self.model_sha256
@@ -436,8 +443,12 @@ mod tests {
             a.stage(NanoPolicy::new(&other, 1).unwrap(), [5; 32]),
             Err(SwapError::Role { field: "obs_dim", got: 5, expected: 4 })
         );
+        assert!(a.has_model(&[3; 32]) && !a.has_model(&[4; 32]));
         a.stage(NanoPolicy::new(&blob_b, 1).unwrap(), [4; 32]).unwrap();
         assert_eq!(a.staged_sha256(), Some([4; 32]));
+        // The staged model is the one it has now (a repeat of the running
+        // one would switch back).
+        assert!(a.has_model(&[4; 32]) && !a.has_model(&[3; 32]));
         // Mid-episode the old model goes on deciding.
         let mut old = NanoPolicy::new(&blob_a, 1).unwrap();
         old.step(&obs, &[1.0; 3]).unwrap();

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
-use crate::agent::{short_hex, Actuator, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
+use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
 use crate::policy::{NanoPolicy, OnnxPolicy, Policy, PolicyError};
 use crate::wire::{ActionMsg, ModelFormat, ModelMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 
@@ -87,23 +87,11 @@ pub enum SwarmError {
     Zenoh(String),
 }
 
-/// Sends the model file `model` to every agent of `swarm` on `session`
-/// (they switch at their next episode start). Returns its SHA-256. Only
-/// agents running now receive it; [`hold_model`] also reaches the ones that
-/// start later.
-pub fn publish_model(
-    session: &zenoh::Session,
-    swarm: &str,
-    model: &Path,
-    backend: Backend,
-) -> Result<[u8; 32], SwarmError> {
-    let (payload, sha) = model_message(model, backend)?;
-    session.put(model_key(swarm), payload).wait().map_err(zenoh_err("publish the model"))?;
-    Ok(sha)
-}
-
 /// The encoded [`ModelMsg`] of the model file `model`, and its SHA-256.
-/// Reading the file's spec for the message also checks the file.
+/// Reading the file's spec for the message also checks the file. Put on
+/// [`model_key`], it reaches the swarm's running agents (they switch at
+/// their next episode start); [`hold_model`] also reaches the ones that
+/// start later.
 pub fn model_message(model: &Path, backend: Backend) -> Result<(Vec<u8>, [u8; 32]), SwarmError> {
     let bytes = std::fs::read(model).map_err(|source| SwarmError::Io { path: model.to_path_buf(), source })?;
     let spec = match backend {
@@ -324,34 +312,32 @@ fn serve<P: Policy + Send + 'static>(
     while !stop.load(Ordering::Relaxed) {
         match models.recv_timeout(tick) {
             Ok(Some(sample)) => {
-                let (payload, load, tx, backend) =
-                    (sample.payload().to_bytes().into_owned(), load.clone(), loaded_tx.clone(), options.backend);
-                std::thread::spawn(move || {
-                    let _ = tx.send(receive_model(&payload, backend, load.as_ref()));
-                });
+                let payload = sample.payload().to_bytes().into_owned();
+                // A model holder repeats the swarm's model to every agent that
+                // comes up: one this agent runs or waits for is not loaded again.
+                let repeat = ModelMsg::decode(&payload).is_ok_and(|m| lock(&agent).has_model(&m.sha256));
+                if repeat {
+                    log::debug!("a model received again: already running or staged");
+                } else {
+                    let (load, tx, backend) = (load.clone(), loaded_tx.clone(), options.backend);
+                    std::thread::spawn(move || {
+                        let _ = tx.send(receive_model(&payload, backend, load.as_ref()));
+                    });
+                }
             }
             Ok(None) => {}
             Err(e) => return Err(SwarmError::Zenoh(format!("model subscriber closed: {e}"))),
         }
         if let Ok(result) = loaded.try_recv() {
-            let outcome = match result {
-                Ok((_, sha)) if already_has(&lock(&agent), &sha) => {
-                    log::debug!("model {} received again: already running or staged", short_hex(&sha));
-                    None
-                }
-                Ok((policy, sha)) => Some(lock(&agent).stage(policy, sha).map(|()| sha).map_err(|e| e.to_string())),
-                Err(why) => Some(Err(why)),
-            };
-            match outcome {
-                Some(Ok(sha)) => {
+            match result.and_then(|(p, sha)| lock(&agent).stage(p, sha).map(|()| sha).map_err(|e| e.to_string())) {
+                Ok(sha) => {
                     summary.models_staged += 1;
                     log::info!("new model {} staged: it takes over at the next episode", short_hex(&sha));
                 }
-                Some(Err(why)) => {
+                Err(why) => {
                     summary.models_refused += 1;
                     log::warn!("refused a new model: {why}; the running model stays");
                 }
-                None => {}
             }
         }
         let stale = lock(&agent).on_tick(Instant::now());
@@ -362,12 +348,6 @@ fn serve<P: Policy + Send + 'static>(
     summary.observations = observations.load(Ordering::Relaxed);
     summary.errors = lock(&agent).errors();
     Ok(summary)
-}
-
-/// Whether `sha` is the model `agent` waits to switch to, or, with none
-/// waiting, the one it runs (a model holder repeats the swarm's model).
-fn already_has<P: Policy, A: Actuator>(agent: &Agent<P, A>, sha: &[u8; 32]) -> bool {
-    agent.staged_sha256().map_or(agent.model_sha256() == *sha, |staged| staged == *sha)
 }
 
 /// The agent, even if a panic elsewhere poisoned its lock (its state is

@@ -155,27 +155,23 @@ mod avx2 {
     /// [`super::gru_update`] compiled for AVX2 (eight lanes; the same
     /// operations in the same order, so the same results as portable code).
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn gru_update(gi: &[f32], gh: &[f32], h: &mut [f32]) {
+    pub(super) unsafe fn gru_update(gi: &mut [f32], gh: &[f32], h: &mut [f32]) {
         super::gru_update_body(gi, gh, h)
     }
 }
-
-/// Widest GRU [`gru_update`] takes (the nano policy's capacity).
-pub const MAX_GATE_WIDTH: usize = crate::policy::nano::MAX_HIDDEN;
 
 /// One GRU step's state update from its gate pre-activations (PyTorch's
 /// `GRUCell`, gate order r, z, n): with `gi = W_ih e + b_ih` and
 /// `gh = W_hh h + b_hh` (each `[3 H]`), `r = sigmoid(gi_r + gh_r)`,
 /// `z = sigmoid(gi_z + gh_z)`, `n = tanh(gi_n + r gh_n)`, and `h` (`[H]`)
-/// becomes `(1 - z) n + z h`, in place.
+/// becomes `(1 - z) n + z h`, in place. `gi` is scratch: its first `2 H`
+/// values are overwritten with `r` and `z`.
 ///
 /// # Panics
-/// When `gi` or `gh` is not `3 * h.len()` long or `h` is wider than
-/// [`MAX_GATE_WIDTH`] (bugs: the buffers are sized from the blob's dims,
-/// checked at load).
-pub fn gru_update(kernel: Kernel, gi: &[f32], gh: &[f32], h: &mut [f32]) {
+/// When `gi` or `gh` is not `3 * h.len()` long (a bug: the buffers are
+/// sized from the blob's dims).
+pub fn gru_update(kernel: Kernel, gi: &mut [f32], gh: &[f32], h: &mut [f32]) {
     assert!(gi.len() == 3 * h.len() && gh.len() == 3 * h.len(), "GRU gate buffers do not match the hidden state");
-    assert!(h.len() <= MAX_GATE_WIDTH, "GRU wider than the nano policy holds");
     match kernel {
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
         // SAFETY: `Avx2Fma` is only produced by `detect`, after checking that
@@ -190,15 +186,14 @@ pub fn gru_update(kernel: Kernel, gi: &[f32], gh: &[f32], h: &mut [f32]) {
 /// Two passes, the two sigmoid gates then the candidate and the update:
 /// shorter dependency chains per iteration overlap better.
 #[inline(always)]
-fn gru_update_body(gi: &[f32], gh: &[f32], h: &mut [f32]) {
+fn gru_update_body(gi: &mut [f32], gh: &[f32], h: &mut [f32]) {
     let hd = h.len();
-    let mut rz = [0f32; 2 * MAX_GATE_WIDTH];
-    let (gi_rz, gi_n) = gi.split_at(2 * hd);
+    let (rz, gi_n) = gi.split_at_mut(2 * hd);
     let (gh_rz, gh_n) = gh.split_at(2 * hd);
-    for ((g, a), b) in rz[..2 * hd].iter_mut().zip(gi_rz).zip(gh_rz) {
-        *g = sigmoid(a + b);
+    for (g, b) in rz.iter_mut().zip(gh_rz) {
+        *g = sigmoid(*g + b);
     }
-    let (r, z) = rz[..2 * hd].split_at(hd);
+    let (r, z) = rz.split_at(hd);
     for (k, hk) in h.iter_mut().enumerate() {
         let n = tanh(gi_n[k] + r[k] * gh_n[k]);
         *hk = (1.0 - z[k]) * n + z[k] * *hk;
@@ -264,9 +259,9 @@ mod tests {
             })
             .collect();
         let mut portable = h0.clone();
-        gru_update(Kernel::Portable, &gi, &gh, &mut portable);
+        gru_update(Kernel::Portable, &mut gi.clone(), &gh, &mut portable);
         let mut detected = h0.clone();
-        gru_update(Kernel::detect(), &gi, &gh, &mut detected);
+        gru_update(Kernel::detect(), &mut gi.clone(), &gh, &mut detected);
         assert_eq!(portable, detected);
         for (a, b) in portable.iter().zip(&expected) {
             assert!((a - b).abs() < 2e-6, "{a} vs {b}");

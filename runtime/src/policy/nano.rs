@@ -308,7 +308,7 @@ impl Policy for NanoPolicy<'_> {
         self.e.iter_mut().for_each(|v| *v = v.max(0.0));
         b.affine(l.w_ih, l.b_ih, &self.e, &mut self.gi);
         b.affine(l.w_hh, l.b_hh, &self.h, &mut self.gh);
-        kernels::gru_update(b.kernel, &self.gi, &self.gh, &mut self.h);
+        kernels::gru_update(b.kernel, &mut self.gi, &self.gh, &mut self.h);
 
         // Masked softmax: unavailable actions get exactly 0.
         b.affine(l.fc2_w, l.fc2_b, &self.h, &mut self.probs);
