@@ -1,10 +1,12 @@
-//! Every preset in configs/ parses, validates and builds its environment.
+//! Every preset in configs/ (and the reference setups in its
+//! subdirectories) parses, validates and builds its environment.
 
 use murmur_train::config::Config;
 
-#[test]
-fn every_preset_loads_and_matches_its_file_name() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
+/// Loads every `<learner>_<simulator>.toml` directly under `configs/<sub>`
+/// and returns their stems, sorted.
+fn presets(sub: &str) -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs").join(sub);
     let mut seen = vec![];
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -20,6 +22,12 @@ fn every_preset_loads_and_matches_its_file_name() {
         seen.push(stem);
     }
     seen.sort();
+    seen
+}
+
+#[test]
+fn every_preset_loads_and_matches_its_file_name() {
+    let seen = presets("");
     // One preset per learner and simulator.
     let mut expected = vec![];
     for learner in ["coma", "lica", "maca", "mae", "mappo", "seca"] {
@@ -28,4 +36,9 @@ fn every_preset_loads_and_matches_its_file_name() {
         }
     }
     assert_eq!(seen, expected);
+}
+
+#[test]
+fn reference_setups_load_and_match_their_file_names() {
+    assert_eq!(presets("epymarl"), ["mappo_spread"]);
 }

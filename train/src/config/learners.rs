@@ -116,6 +116,31 @@ pub struct MappoConfig {
     /// authors' code). Bootstrapping without the time feature asks the
     /// critic for infinite-horizon values it cannot pin down.
     pub bootstrap_truncation: bool,
+    /// How advantages are estimated: `gae` (the MAPPO paper), or `nstep`
+    /// (EPyMARL's MAPPO: n-step returns bootstrapped from a target copy of
+    /// the critic, the advantage `y - V(s)` re-read from the critic at every
+    /// epoch).
+    pub advantage: AdvantageEstimator,
+    /// n of the n-step returns (`advantage = "nstep"`).
+    pub nstep: usize,
+    /// How the target critic of `advantage = "nstep"` follows the critic
+    /// (EPyMARL's `target_update_interval_or_tau`): above 1, copied every
+    /// that many updates; at most 1, moved that fraction of the way after
+    /// every update.
+    pub target_update: f64,
+    /// Standardise rewards by their running mean and standard deviation
+    /// before any return is computed (EPyMARL's `standardise_rewards`).
+    pub reward_norm: bool,
+}
+
+/// MAPPO's advantage estimator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AdvantageEstimator {
+    /// Generalised advantage estimation on the critic's values.
+    Gae,
+    /// n-step returns on a target critic, minus the critic's value.
+    Nstep,
 }
 
 impl Default for MappoConfig {
@@ -138,6 +163,10 @@ impl Default for MappoConfig {
             grad_clip: 10.0,
             critic_time_feature: true,
             bootstrap_truncation: false,
+            advantage: AdvantageEstimator::Gae,
+            nstep: 5,
+            target_update: 200.0,
+            reward_norm: false,
         }
     }
 }
@@ -156,6 +185,13 @@ impl MappoConfig {
         check(m.epochs >= 1, "mappo.epochs", "at least 1", m.epochs)?;
         check(m.chunk_len >= 1, "mappo.chunk_len", "at least 1", m.chunk_len)?;
         check(m.critic_hidden >= 1, "mappo.critic_hidden", "at least 1", m.critic_hidden)?;
+        check(m.nstep >= 1, "mappo.nstep", "at least 1", m.nstep)?;
+        check(
+            m.target_update > 0.0 && (m.target_update <= 1.0 || m.target_update.fract() == 0.0),
+            "mappo.target_update",
+            "a fraction in (0, 1] or a whole number of updates",
+            m.target_update,
+        )?;
         check(
             (1..=batch_episodes).contains(&m.minibatches),
             "mappo.minibatches",

@@ -12,16 +12,22 @@
 //! is re-run over each whole episode with truncated backpropagation in
 //! chunks of `chunk_len` steps, restarting each chunk from the hidden state
 //! the rollout recorded.
+//!
+//! With `advantage = "nstep"` it runs as EPyMARL's MAPPO does: the critic
+//! regresses on n-step returns bootstrapped from a target copy of itself,
+//! and each epoch's advantage is that return minus the critic's current
+//! value. Departure: the critic is V(s), not EPyMARL's V(s, agent id); with
+//! one team reward the two estimate the same thing.
 
 use tch::nn::{self, OptimizerConfig};
 use tch::Tensor;
 
 use super::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
-use super::returns::gae;
+use super::returns::{gae, nstep_returns};
 use super::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
-use crate::config::MappoConfig;
+use crate::config::{AdvantageEstimator, MappoConfig};
 use crate::critic::StateValue;
 use crate::env::batch::Dims;
 use crate::Result;
@@ -35,6 +41,19 @@ pub struct Mappo {
     value_norm: ValueNorm,
     critic_opt: nn::Optimizer,
     actor_opt: nn::Optimizer,
+    /// The target critic of n-step advantages.
+    target: Option<TargetCritic>,
+    /// Running statistics of rewards, when they are standardised.
+    reward_norm: Option<ValueNorm>,
+}
+
+/// A lagging copy of the critic that n-step returns bootstrap from. It is
+/// checkpointed; the count towards the next hard copy is not (a resumed run
+/// counts afresh).
+struct TargetCritic {
+    vs: nn::VarStore,
+    net: StateValue,
+    updates: u64,
 }
 
 impl Mappo {
@@ -44,6 +63,16 @@ impl Mappo {
         let input = dims.state_dim + usize::from(cfg.critic_time_feature);
         let critic = StateValue::new(&(critic_vs.root() / "value"), input, cfg.critic_hidden);
         let value_norm = ValueNorm::new(&(critic_vs.root() / "value_norm"));
+        let reward_norm = cfg.reward_norm.then(|| ValueNorm::new(&(critic_vs.root() / "reward_norm")));
+        let target = (cfg.advantage == AdvantageEstimator::Nstep)
+            .then(|| -> Result<TargetCritic> {
+                let mut vs = nn::VarStore::new(device);
+                let net = StateValue::new(&(vs.root() / "value"), input, cfg.critic_hidden);
+                vs.freeze();
+                vs.copy(&critic_vs)?;
+                Ok(TargetCritic { vs, net, updates: 0 })
+            })
+            .transpose()?;
         let adam = nn::Adam { eps: cfg.adam_eps, ..Default::default() };
         Ok(Self {
             actor_opt: adam.build(actor_vs, cfg.lr)?,
@@ -53,6 +82,8 @@ impl Mappo {
             critic_vs,
             critic,
             value_norm,
+            target,
+            reward_norm,
         })
     }
 
@@ -64,6 +95,29 @@ impl Mappo {
         } else {
             batch.state.shallow_clone()
         }
+    }
+
+    /// Moves the target critic towards the critic after an update (see
+    /// [`MappoConfig::target_update`]).
+    fn follow_critic(&mut self) -> Result<()> {
+        let Some(target) = &mut self.target else { return Ok(()) };
+        target.updates += 1;
+        let every = self.cfg.target_update;
+        if every > 1.0 {
+            if target.updates % every as u64 == 0 {
+                target.vs.copy(&self.critic_vs)?;
+            }
+            return Ok(());
+        }
+        let source = self.critic_vs.variables();
+        tch::no_grad(|| {
+            for (name, mut var) in target.vs.variables() {
+                if let Some(src) = source.get(&name) {
+                    var.copy_(&(&var * (1.0 - every) + src * every));
+                }
+            }
+        });
+        Ok(())
     }
 
     fn denormalized(&self, v: &Tensor) -> Tensor {
@@ -89,29 +143,58 @@ impl Learner for Mappo {
 
         // Targets from the values before this update.
         let critic_in = self.critic_input(batch);
+        let stops = value_stops(batch, c.bootstrap_truncation);
+        let reward = match &mut self.reward_norm {
+            Some(norm) => {
+                norm.update(&batch.reward, &mask);
+                norm.normalize(&batch.reward)
+            }
+            None => batch.reward.shallow_clone(),
+        };
         let (old_values, advantages, returns) = tch::no_grad(|| {
             let v_norm = self.critic.forward(&critic_in); // [T+1, B]
             let v = self.denormalized(&v_norm);
-            let adv =
-                gae(&batch.reward, &value_stops(batch, c.bootstrap_truncation), &batch.mask, &v, c.gamma, c.gae_lambda);
-            let ret = &adv + v.narrow(0, 0, t);
+            let (adv, ret) = match &self.target {
+                None => {
+                    let adv = gae(&reward, &stops, &batch.mask, &v, c.gamma, c.gae_lambda);
+                    let ret = &adv + v.narrow(0, 0, t);
+                    (adv, ret)
+                }
+                Some(target) => {
+                    let bootstrap = self.denormalized(&target.net.forward(&critic_in));
+                    let ret = nstep_returns(&reward, &stops, &batch.mask, &bootstrap, c.gamma, c.nstep);
+                    ((&ret - v.narrow(0, 0, t)) * &mask, ret)
+                }
+            };
             (v_norm.narrow(0, 0, t), adv, ret)
         });
         if c.value_norm {
             self.value_norm.update(&returns, &mask);
         }
         let targets = if c.value_norm { self.value_norm.normalize(&returns) } else { returns.shallow_clone() };
-        let mut adv = advantages.unsqueeze(-1).expand([t, b, n], true); // shared by the agents
         let agent_mask = mask.unsqueeze(-1).expand([t, b, n], true);
-        if c.advantage_norm {
-            adv = normalise(&adv, &agent_mask);
-        }
+        // Shared by the agents: one team reward, one state value.
+        let per_agent = |adv: &Tensor| {
+            let adv = adv.unsqueeze(-1).expand([t, b, n], true);
+            if c.advantage_norm {
+                normalise(&adv, &agent_mask)
+            } else {
+                adv
+            }
+        };
+        let mut adv = per_agent(&advantages);
         let actions = batch.actions.narrow(0, 0, t);
         let old_log_p = taken(&batch.probs.narrow(0, 0, t), &actions).clamp_min(1e-10).log();
 
         let mut stats = [0.0f64; 5]; // policy loss, entropy, clip fraction, ratio, value loss
         let mut count = 0.0;
-        for _ in 0..c.epochs {
+        for epoch in 0..c.epochs {
+            if self.target.is_some() && epoch > 0 {
+                // EPyMARL's advantage: the n-step return minus the value the
+                // critic gives after the previous epochs' steps.
+                let v = tch::no_grad(|| self.denormalized(&self.critic.forward(&critic_in.narrow(0, 0, t))));
+                adv = per_agent(&((&returns - v) * &mask));
+            }
             for (start, len) in minibatches(b, c.minibatches) {
                 let mb = |x: &Tensor| x.narrow(1, start, len);
                 let probs = chunked_policy(actor, batch, start, len, c.chunk_len);
@@ -145,6 +228,7 @@ impl Learner for Mappo {
                 count += 1.0;
             }
         }
+        self.follow_critic()?;
         let [pl, ent, clip, ratio, vl] = stats.map(|s| s / count);
         Ok(vec![
             ("policy_loss", pl),
@@ -157,11 +241,15 @@ impl Learner for Mappo {
     }
 
     fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        vec![("critic", &self.critic_vs)]
+        let mut stores = vec![("critic", &self.critic_vs)];
+        stores.extend(self.target.as_ref().map(|target| ("critic_target", &target.vs)));
+        stores
     }
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        vec![("critic", &mut self.critic_vs)]
+        let mut stores = vec![("critic", &mut self.critic_vs)];
+        stores.extend(self.target.as_mut().map(|target| ("critic_target", &mut target.vs)));
+        stores
     }
 
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
@@ -198,5 +286,50 @@ mod tests {
         let mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
         assert_eq!(f64::try_from(value_stops(&batch, mappo.cfg.bootstrap_truncation).sum(Kind::Float)).unwrap(), 0.0);
         assert_eq!(mappo.critic_input(&batch).size(), [4, 2, 54]);
+    }
+
+    /// The first weight of the critic and of its target.
+    fn first_weights(mappo: &Mappo) -> (f64, f64) {
+        let read = |vs: &nn::VarStore| vs.variables()["value.fc1.weight"].double_value(&[0, 0]);
+        (read(&mappo.critic_vs), read(&mappo.target.as_ref().unwrap().vs))
+    }
+
+    fn nstep_mappo(target_update: f64) -> Mappo {
+        let dims = VecEnv::new(vec![Spread::new(SpreadConfig::default())]).unwrap().dims();
+        let actor_vs = nn::VarStore::new(tch::Device::Cpu);
+        let cfg = MappoConfig { advantage: AdvantageEstimator::Nstep, target_update, ..Default::default() };
+        let mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
+        let (critic, target) = first_weights(&mappo);
+        assert_eq!(critic, target, "the target starts as a copy of the critic");
+        mappo
+    }
+
+    fn shift_critic(mappo: &Mappo, by: f64) {
+        tch::no_grad(|| {
+            let _ = mappo.critic_vs.variables()["value.fc1.weight"].get(0).get(0).g_add_scalar_(by);
+        });
+    }
+
+    #[test]
+    fn target_critic_moves_softly_or_is_copied_every_interval() {
+        let mut soft = nstep_mappo(0.25);
+        let (before, _) = first_weights(&soft);
+        shift_critic(&soft, 1.0);
+        soft.follow_critic().unwrap();
+        let (critic, target) = first_weights(&soft);
+        assert!((critic - (before + 1.0)).abs() < 1e-6);
+        assert!((target - (before + 0.25)).abs() < 1e-6, "target {target}, critic before {before}");
+
+        let mut hard = nstep_mappo(3.0);
+        let (before, _) = first_weights(&hard);
+        shift_critic(&hard, 1.0);
+        for _ in 0..2 {
+            hard.follow_critic().unwrap();
+            assert_eq!(first_weights(&hard).1, before, "no copy before the third update");
+        }
+        hard.follow_critic().unwrap();
+        let (critic, target) = first_weights(&hard);
+        assert_eq!(target, critic);
+        assert_eq!(hard.var_stores().iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["critic", "critic_target"]);
     }
 }

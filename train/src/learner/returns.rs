@@ -66,6 +66,43 @@ pub fn gae(reward: &Tensor, terminated: &Tensor, mask: &Tensor, values: &Tensor,
     Tensor::stack(&out, 0)
 }
 
+/// `x` `[T+1, B, ...]` from row `k` on, padded with zeros to `rows` rows.
+fn shifted(x: &Tensor, k: i64, rows: i64) -> Tensor {
+    let start = k.min(x.size()[0]);
+    let available = (x.size()[0] - start).min(rows);
+    let mut pad = x.size();
+    pad[0] = rows - available;
+    Tensor::cat(&[x.narrow(0, start, available), Tensor::zeros(pad.as_slice(), (x.kind(), x.device()))], 0)
+}
+
+/// n-step returns (EPyMARL's MAPPO critic targets): `y_t = sum_{k<m} gamma^k
+/// r_{t+k} + gamma^m (1 - d) V_{t+m}` where `m = n`, or fewer when the
+/// episode's last step comes first; there the value of the state it ended
+/// in (slot `t+m`) is bootstrapped unless `stops` marks that step; padding
+/// gets 0. `reward`, `stops` `[T, B]`, `mask`, `values` `[T+1, B]` -> `[T, B]`.
+pub fn nstep_returns(reward: &Tensor, stops: &Tensor, mask: &Tensor, values: &Tensor, gamma: f64, n: usize) -> Tensor {
+    let t_len = reward.size()[0];
+    let mut y = reward.zeros_like();
+    for k in 0..=n as i64 {
+        let discount = gamma.powi(k as i32);
+        if k < n as i64 {
+            y += shifted(&(reward * mask.narrow(0, 0, t_len)), k, t_len) * discount;
+        }
+        if k == 0 {
+            continue;
+        }
+        // The episode's last step is t+k-1: bootstrap from slot t+k.
+        let last = shifted(mask, k - 1, t_len) * (1.0 - shifted(mask, k, t_len));
+        let cont = 1.0 - shifted(stops, k - 1, t_len);
+        y += &last * cont * shifted(values, k, t_len) * discount;
+        if k == n as i64 {
+            // Still running at t+n: bootstrap from V_{t+n}.
+            y += shifted(mask, k, t_len) * shifted(values, k, t_len) * discount;
+        }
+    }
+    y * mask.narrow(0, 0, t_len)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +180,28 @@ mod tests {
         let e1 = 4.0 - 3.0;
         let e0 = 2.0 + g * 3.0 - 2.0 + g * l * e1;
         close(&gae(&r, &d, &m, &v, 0.9, 0.8), &[a0, e0, a1, e1, a2, 0.0]);
+    }
+
+    #[test]
+    fn nstep_returns_match_hand_computation() {
+        let (r, d, m) = batch();
+        let v = t(&[1.0, 2.0, 1.5, 3.0, 2.0, 9.0, 0.5, 9.0], &[4, 2]);
+        let g = 0.9f32;
+        // Episode 0 (rewards 1, 0, 1; truncated after t = 2, bootstraps V3 = 0.5);
+        // episode 1 (rewards 2, 4; terminal at t = 1).
+        let two = nstep_returns(&r, &d, &m, &v, 0.9, 2);
+        let y0 = 1.0 + g * 0.0 + g * g * 2.0; // still running at t = 2
+        let y1 = 0.0 + g * 1.0 + g * g * 0.5; // ends at t = 2, bootstraps V3
+        let y2 = 1.0 + g * 0.5;
+        let z0 = 2.0 + g * 4.0; // terminal: no bootstrap
+        close(&two, &[y0, z0, y1, 4.0, y2, 0.0]);
+        // n = 1 is one-step TD; a long n is the bootstrapped Monte Carlo return.
+        let one = nstep_returns(&r, &d, &m, &v, 0.9, 1);
+        close(&one, &[1.0 + g * 1.5, 2.0 + g * 3.0, g * 2.0, 4.0, y2, 0.0]);
+        let mc = nstep_returns(&r, &d, &m, &v, 0.9, 10);
+        close(&mc, &[1.0 + g * y1, z0, y1, 4.0, y2, 0.0]);
+        // A truncation that counts as a stop does not bootstrap.
+        let stops = t(&[0.0, 0.0, 0.0, 1.0, 1.0, 0.0], &[3, 2]);
+        close(&nstep_returns(&r, &stops, &m, &v, 0.9, 2), &[y0, z0, g * 1.0, 4.0, 1.0, 0.0]);
     }
 }
