@@ -106,6 +106,11 @@ pub struct MappoConfig {
     pub chunk_len: usize,
     /// Hidden width of the critic.
     pub critic_hidden: usize,
+    /// LayerNorm on the critic's input (the MAPPO paper).
+    pub critic_layer_norm: bool,
+    /// Orthogonal initialisation of the critic's weights (the MAPPO paper);
+    /// off, PyTorch's default.
+    pub critic_orthogonal_init: bool,
     /// Global gradient-norm clip.
     pub grad_clip: f64,
     /// Append the episode's time step (t / episode_limit) to the critic's
@@ -160,6 +165,8 @@ impl Default for MappoConfig {
             advantage_norm: true,
             chunk_len: 10,
             critic_hidden: 64,
+            critic_layer_norm: true,
+            critic_orthogonal_init: true,
             grad_clip: 10.0,
             critic_time_feature: true,
             bootstrap_truncation: false,

@@ -61,13 +61,22 @@ impl Mappo {
     pub fn new(cfg: &MappoConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
         let critic_vs = nn::VarStore::new(device);
         let input = dims.state_dim + usize::from(cfg.critic_time_feature);
-        let critic = StateValue::new(&(critic_vs.root() / "value"), input, cfg.critic_hidden);
+        let value_net = |vs: &nn::VarStore| {
+            StateValue::new(
+                &(vs.root() / "value"),
+                input,
+                cfg.critic_hidden,
+                cfg.critic_layer_norm,
+                cfg.critic_orthogonal_init,
+            )
+        };
+        let critic = value_net(&critic_vs);
         let value_norm = ValueNorm::new(&(critic_vs.root() / "value_norm"));
         let reward_norm = cfg.reward_norm.then(|| ValueNorm::new(&(critic_vs.root() / "reward_norm")));
         let target = (cfg.advantage == AdvantageEstimator::Nstep)
             .then(|| -> Result<TargetCritic> {
                 let mut vs = nn::VarStore::new(device);
-                let net = StateValue::new(&(vs.root() / "value"), input, cfg.critic_hidden);
+                let net = value_net(&vs);
                 vs.freeze();
                 vs.copy(&critic_vs)?;
                 Ok(TargetCritic { vs, net, updates: 0 })
