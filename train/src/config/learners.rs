@@ -134,7 +134,9 @@ pub struct MappoConfig {
     /// every update.
     pub target_update: f64,
     /// Standardise rewards by their running mean and standard deviation
-    /// before any return is computed (EPyMARL's `standardise_rewards`).
+    /// before any return is computed (EPyMARL's `standardise_rewards`; the
+    /// statistics are [`crate::learner::ValueNorm`]'s debiased moving
+    /// averages, not EPyMARL's exact running count).
     pub reward_norm: bool,
 }
 

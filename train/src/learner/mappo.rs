@@ -160,6 +160,8 @@ impl Learner for Mappo {
             }
             None => batch.reward.shallow_clone(),
         };
+        // n-step advantages: the return minus the critic's value.
+        let advantage_of = |returns: &Tensor, v: &Tensor| (returns - v) * &mask;
         let (old_values, advantages, returns) = tch::no_grad(|| {
             let v_norm = self.critic.forward(&critic_in); // [T+1, B]
             let v = self.denormalized(&v_norm);
@@ -172,7 +174,7 @@ impl Learner for Mappo {
                 Some(target) => {
                     let bootstrap = self.denormalized(&target.net.forward(&critic_in));
                     let ret = nstep_returns(&reward, &stops, &batch.mask, &bootstrap, c.gamma, c.nstep);
-                    ((&ret - v.narrow(0, 0, t)) * &mask, ret)
+                    (advantage_of(&ret, &v.narrow(0, 0, t)), ret)
                 }
             };
             (v_norm.narrow(0, 0, t), adv, ret)
@@ -202,7 +204,7 @@ impl Learner for Mappo {
                 // EPyMARL's advantage: the n-step return minus the value the
                 // critic gives after the previous epochs' steps.
                 let v = tch::no_grad(|| self.denormalized(&self.critic.forward(&critic_in.narrow(0, 0, t))));
-                adv = per_agent(&((&returns - v) * &mask));
+                adv = per_agent(&advantage_of(&returns, &v));
             }
             for (start, len) in minibatches(b, c.minibatches) {
                 let mb = |x: &Tensor| x.narrow(1, start, len);

@@ -81,26 +81,26 @@ fn shifted(x: &Tensor, k: i64, rows: i64) -> Tensor {
 /// in (slot `t+m`) is bootstrapped unless `stops` marks that step; padding
 /// gets 0. `reward`, `stops` `[T, B]`, `mask`, `values` `[T+1, B]` -> `[T, B]`.
 pub fn nstep_returns(reward: &Tensor, stops: &Tensor, mask: &Tensor, values: &Tensor, gamma: f64, n: usize) -> Tensor {
-    let t_len = reward.size()[0];
-    let mut y = reward.zeros_like();
-    for k in 0..=n as i64 {
+    let (t_len, n) = (reward.size()[0], n as i64);
+    let executed = mask.narrow(0, 0, t_len);
+    let reward = reward * &executed;
+    let mut y = reward.copy(); // accumulated in place: not a view of `reward`
+    let mut running = executed.shallow_clone(); // the episode still runs at t+k-1
+    for k in 1..=n {
         let discount = gamma.powi(k as i32);
-        if k < n as i64 {
-            y += shifted(&(reward * mask.narrow(0, 0, t_len)), k, t_len) * discount;
-        }
-        if k == 0 {
-            continue;
-        }
+        let (running_next, value) = (shifted(mask, k, t_len), shifted(values, k, t_len));
         // The episode's last step is t+k-1: bootstrap from slot t+k.
-        let last = shifted(mask, k - 1, t_len) * (1.0 - shifted(mask, k, t_len));
-        let cont = 1.0 - shifted(stops, k - 1, t_len);
-        y += &last * cont * shifted(values, k, t_len) * discount;
-        if k == n as i64 {
+        let last = &running * (1.0 - &running_next) * (1.0 - shifted(stops, k - 1, t_len));
+        y += last * &value * discount;
+        if k < n {
+            y += shifted(&reward, k, t_len) * discount;
+        } else {
             // Still running at t+n: bootstrap from V_{t+n}.
-            y += shifted(mask, k, t_len) * shifted(values, k, t_len) * discount;
+            y += &running_next * value * discount;
         }
+        running = running_next;
     }
-    y * mask.narrow(0, 0, t_len)
+    y * executed
 }
 
 #[cfg(test)]
