@@ -11,7 +11,7 @@ demo: setup
 
 # Every test of the workspace (unit, learning, end-to-end).
 test: setup
-	cargo test --workspace --all-targets
+	cargo test --workspace --all-targets --no-fail-fast
 
 lint: setup
 	cargo fmt --all -- --check

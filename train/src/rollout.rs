@@ -314,14 +314,24 @@ mod tests {
         let mask = Vec::<f32>::try_from(batch.mask.tr().contiguous().view([-1])).unwrap();
         let term = Vec::<f32>::try_from(batch.terminated.tr().contiguous().view([-1])).unwrap();
         let t = batch.max_len() as usize;
+        let early = batch.lengths.iter().filter(|&&len| len < 60).count();
+        assert!(early > 0, "no episode ended early: {:?}", batch.lengths);
         for (e, &len) in batch.lengths.iter().enumerate() {
             let m = &mask[e * (t + 1)..(e + 1) * (t + 1)];
             assert!(m[..len].iter().all(|&v| v == 1.0) && m[len..].iter().all(|&v| v == 0.0));
+            // An episode cut short must carry the termination flag on its
+            // last step and nowhere else; one that ran the full 60 steps may
+            // or may not have ended in a capture on that very step (the
+            // limit is a truncation, not a termination), but never earlier.
             let tm = &term[e * t..(e + 1) * t];
-            let captured = len < 60;
-            assert_eq!(tm.iter().sum::<f32>(), f32::from(u8::from(captured)), "episode {e}");
-            if captured {
-                assert_eq!(tm[len - 1], 1.0);
+            let flags = tm.iter().sum::<f32>();
+            if len < 60 {
+                assert_eq!(flags, 1.0, "episode {e} ended at step {len} without a termination flag");
+            } else {
+                assert!(flags <= 1.0, "episode {e}: {flags} termination flags");
+            }
+            if flags > 0.0 {
+                assert_eq!(tm[len - 1], 1.0, "episode {e}: termination flag not on its last step");
             }
         }
     }
