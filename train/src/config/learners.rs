@@ -78,8 +78,12 @@ impl ComaConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MappoConfig {
-    /// Adam learning rate of actor and critic.
+    /// Adam learning rate of the actor, and of the critic unless
+    /// `critic_lr` is set.
     pub lr: f64,
+    /// Adam learning rate of the critic; unset, `lr`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub critic_lr: Option<f64>,
     /// Adam epsilon.
     pub adam_eps: f64,
     /// Discount factor.
@@ -154,6 +158,7 @@ impl Default for MappoConfig {
     fn default() -> Self {
         Self {
             lr: 7e-4,
+            critic_lr: None,
             adam_eps: 1e-5,
             gamma: 0.99,
             gae_lambda: 0.95,
@@ -184,6 +189,9 @@ impl MappoConfig {
     pub(crate) fn validate(&self, batch_episodes: usize) -> Result<()> {
         let m = self;
         positive("mappo.lr", m.lr)?;
+        if let Some(lr) = m.critic_lr {
+            positive("mappo.critic_lr", lr)?;
+        }
         positive("mappo.adam_eps", m.adam_eps)?;
         positive("mappo.clip", m.clip)?;
         positive("mappo.huber_delta", m.huber_delta)?;

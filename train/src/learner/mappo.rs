@@ -85,7 +85,7 @@ impl Mappo {
         let adam = nn::Adam { eps: cfg.adam_eps, ..Default::default() };
         Ok(Self {
             actor_opt: adam.build(actor_vs, cfg.lr)?,
-            critic_opt: adam.build(&critic_vs, cfg.lr)?,
+            critic_opt: adam.build(&critic_vs, cfg.critic_lr.unwrap_or(cfg.lr))?,
             cfg: cfg.clone(),
             episode_limit: dims.episode_limit,
             critic_vs,
@@ -297,6 +297,45 @@ mod tests {
         let mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
         assert_eq!(f64::try_from(value_stops(&batch, mappo.cfg.bootstrap_truncation).sum(Kind::Float)).unwrap(), 0.0);
         assert_eq!(mappo.critic_input(&batch).size(), [4, 2, 54]);
+    }
+
+    /// The largest change of any of the variables in `before` since then.
+    fn largest_step(vs: &nn::VarStore, before: &[(String, Tensor)]) -> f64 {
+        let now = vs.variables();
+        before.iter().map(|(name, old)| f64::try_from((&now[name] - old).abs().max()).unwrap()).fold(0.0, f64::max)
+    }
+
+    /// Copies of the trained variables of `vs` (not the running statistics).
+    fn snapshot(vs: &nn::VarStore) -> Vec<(String, Tensor)> {
+        vs.variables()
+            .into_iter()
+            .filter(|(_, t)| t.requires_grad())
+            .map(|(name, t)| (name, t.detach().copy()))
+            .collect()
+    }
+
+    #[test]
+    fn critic_learns_at_its_own_rate_when_given_one() {
+        tch::manual_seed(4);
+        let envs = VecEnv::new(vec![Spread::new(SpreadConfig::default()); 2]).unwrap();
+        let dims = envs.dims();
+        let actor_vs = nn::VarStore::new(tch::Device::Cpu);
+        let spec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 8 };
+        let actor = Actor::new(&actor_vs.root(), spec, ActorOptions { input_layer_norm: false, orthogonal_init: true });
+        let batch = Rollout::new(envs, spec, 1, tch::Device::Cpu)
+            .unwrap()
+            .collect(&actor, ActionSelection::Sample { epsilon: 0.0 });
+        let cfg = MappoConfig { lr: 1e-3, critic_lr: Some(1e-5), epochs: 1, ..Default::default() };
+        let mut mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
+        let (actor_before, critic_before) = (snapshot(&actor_vs), snapshot(&mappo.critic_vs));
+        mappo.update(&actor, &batch, 0).unwrap();
+        // Adam's first step moves a weight by at most its learning rate, and
+        // by about that much where the gradient is well above Adam's epsilon
+        // (the bounds leave room for float32 rounding of the weights).
+        let actor_step = largest_step(&actor_vs, &actor_before);
+        let critic_step = largest_step(&mappo.critic_vs, &critic_before);
+        assert!(actor_step > 0.5e-3 && actor_step < 1.05e-3, "actor moved {actor_step}");
+        assert!(critic_step > 0.5e-5 && critic_step < 1.05e-5, "critic moved {critic_step}");
     }
 
     /// The first weight of the critic and of its target.
