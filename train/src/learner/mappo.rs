@@ -278,9 +278,10 @@ mod tests {
     use murmur_runtime::ActorSpec;
     use tch::Kind;
 
-    #[test]
-    fn time_limit_cut_is_terminal_unless_bootstrapping_and_time_reaches_the_critic() {
-        let envs = VecEnv::new(vec![Spread::new(SpreadConfig { max_cycles: 3, ..Default::default() }); 2]).unwrap();
+    /// A small actor (hidden 8) and one batch of two spread episodes of
+    /// `max_cycles` steps sampled from it.
+    fn spread_rollout(max_cycles: usize) -> (Dims, nn::VarStore, Actor, EpisodeBatch) {
+        let envs = VecEnv::new(vec![Spread::new(SpreadConfig { max_cycles, ..Default::default() }); 2]).unwrap();
         let dims = envs.dims();
         let actor_vs = nn::VarStore::new(tch::Device::Cpu);
         let spec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 8 };
@@ -288,6 +289,12 @@ mod tests {
         let batch = Rollout::new(envs, spec, 1, tch::Device::Cpu)
             .unwrap()
             .collect(&actor, ActionSelection::Sample { epsilon: 0.0 });
+        (dims, actor_vs, actor, batch)
+    }
+
+    #[test]
+    fn time_limit_cut_is_terminal_unless_bootstrapping_and_time_reaches_the_critic() {
+        let (dims, actor_vs, _actor, batch) = spread_rollout(3);
         let mappo = Mappo::new(&MappoConfig::default(), &actor_vs, dims, tch::Device::Cpu).unwrap();
         let stops = Vec::<f32>::try_from(value_stops(&batch, mappo.cfg.bootstrap_truncation).view([-1])).unwrap();
         assert_eq!(stops, vec![0.0, 0.0, 0.0, 0.0, 1.0, 1.0]);
@@ -317,14 +324,7 @@ mod tests {
     #[test]
     fn critic_learns_at_its_own_rate_when_given_one() {
         tch::manual_seed(4);
-        let envs = VecEnv::new(vec![Spread::new(SpreadConfig::default()); 2]).unwrap();
-        let dims = envs.dims();
-        let actor_vs = nn::VarStore::new(tch::Device::Cpu);
-        let spec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 8 };
-        let actor = Actor::new(&actor_vs.root(), spec, ActorOptions { input_layer_norm: false, orthogonal_init: true });
-        let batch = Rollout::new(envs, spec, 1, tch::Device::Cpu)
-            .unwrap()
-            .collect(&actor, ActionSelection::Sample { epsilon: 0.0 });
+        let (dims, actor_vs, actor, batch) = spread_rollout(25);
         let cfg = MappoConfig { lr: 1e-3, critic_lr: Some(1e-5), epochs: 1, ..Default::default() };
         let mut mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
         let (actor_before, critic_before) = (snapshot(&actor_vs), snapshot(&mappo.critic_vs));
