@@ -79,7 +79,7 @@ class OnnxTeam:
 class RandomTeam:
     """Uniform-random agents."""
 
-    def __init__(self, n_agents, n_actions=5):
+    def __init__(self, n_agents, n_actions):
         self.n_agents, self.n_actions = n_agents, n_actions
         self.name = "uniform random"
 
@@ -123,7 +123,7 @@ def main():
     args = parser.parse_args()
 
     teams = [OnnxTeam(path) for path in args.actors]
-    teams.append(RandomTeam(teams[0].n_agents))
+    teams.append(RandomTeam(teams[0].n_agents, teams[0].n_actions))
     mode = "greedy" if args.greedy else "sampled"
     print(f"PettingZoo simple_spread_v3, {args.episodes} episodes each, {mode} actions; mean ± 95% interval")
     print(f"{'actor':40s} {'all 25 steps':>16s} {'as EPyMARL counts':>18s} {'25th step':>10s}")
