@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use murmur::export::{export, Format, VerifySettings};
+use murmur::export::{export, ModelFormat, VerifySettings};
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::swarm::ZenohOptions;
@@ -41,7 +41,8 @@ fn model(dir: &Path, env: &EnvConfig, backend: &str) -> Option<PathBuf> {
         CheckpointMeta::untrained(spec, options, "spread"),
     )
     .expect("checkpoint");
-    let (format, file) = if backend == "nano" { (Format::Nano, "actor.nano") } else { (Format::Onnx, "actor.onnx") };
+    let (format, file) =
+        if backend == "nano" { (ModelFormat::Nano, "actor.nano") } else { (ModelFormat::Onnx, "actor.onnx") };
     let out = dir.join(format!("{}-{file}", d.n_agents));
     match export(&ckpt, &out, format, VerifySettings { sequences: 4, ..Default::default() }) {
         Ok(_) => Some(out),
@@ -86,7 +87,7 @@ fn main() {
             spawn: Some(SpawnAgents {
                 exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
                 model,
-                backend: backend.clone(),
+                format: if backend == "nano" { ModelFormat::Nano } else { ModelFormat::Onnx },
                 stale_after_ms: 5000,
             }),
             zenoh: ZenohOptions::default(),

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use criterion::Criterion;
-use murmur::export::{export, Format, VerifySettings};
+use murmur::export::{export, ModelFormat, VerifySettings};
 use murmur::runtime::policy::{NanoPolicy, OnnxPolicy};
 use murmur::runtime::{ActorSpec, Policy};
 use murmur::train::actor::{Actor, ActorOptions};
@@ -37,8 +37,8 @@ fn exported(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
     let meta = CheckpointMeta::untrained(SPEC, options, "spread");
     let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).expect("checkpoint");
     let (onnx, nano) = (dir.join("actor.onnx"), dir.join("actor.nano"));
-    export(&ckpt, &onnx, Format::Onnx, VerifySettings::default()).expect("onnx export");
-    export(&ckpt, &nano, Format::Nano, VerifySettings::default()).expect("nano export");
+    export(&ckpt, &onnx, ModelFormat::Onnx, VerifySettings::default()).expect("onnx export");
+    export(&ckpt, &nano, ModelFormat::Nano, VerifySettings::default()).expect("nano export");
     (onnx, std::fs::read(nano).expect("nano blob"))
 }
 

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use murmur::export::{export, Format, VerifySettings};
+use murmur::export::{export, ModelFormat, VerifySettings};
 use murmur::runtime::swarm::{zenoh_config, ZenohOptions};
 use murmur::runtime::wire::{ActionMsg, ActionSource, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::ActorSpec;
@@ -34,8 +34,8 @@ fn models(dir: &Path) -> (PathBuf, PathBuf) {
         .expect("checkpoint");
     let (onnx, nano) = (dir.join("actor.onnx"), dir.join("actor.nano"));
     let settings = VerifySettings { sequences: 4, ..Default::default() };
-    export(&ckpt, &onnx, Format::Onnx, settings).expect("onnx export");
-    export(&ckpt, &nano, Format::Nano, settings).expect("nano export");
+    export(&ckpt, &onnx, ModelFormat::Onnx, settings).expect("onnx export");
+    export(&ckpt, &nano, ModelFormat::Nano, settings).expect("nano export");
     (onnx, nano)
 }
 

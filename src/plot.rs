@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use murmur_train::learner::LEARNERS;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -82,9 +83,6 @@ pub fn read_curve(run: &Path, metric: &str) -> Result<Curve, PlotError> {
     Ok(curve)
 }
 
-/// The learners' config tables.
-const LEARNER_TABLES: [&str; 6] = ["coma", "mappo", "lica", "seca", "maca", "mae"];
-
 /// Groups runs by their config with the seed removed.
 pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, PlotError> {
     let mut groups: BTreeMap<String, (String, Vec<Curve>, Vec<PathBuf>)> = BTreeMap::new();
@@ -103,8 +101,8 @@ pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, Plo
         let learner = table.get("learner").and_then(|v| v.as_str()).unwrap_or("?").to_string();
         // Other learners' tables do not change this run (and runs written
         // before a learner existed lack its table).
-        for other in LEARNER_TABLES.iter().filter(|l| **l != learner) {
-            table.remove(*other);
+        for other in LEARNERS.iter().filter(|l| l.name != learner) {
+            table.remove(other.name);
         }
         let env = table.get("env").and_then(|e| e.get("name")).and_then(|v| v.as_str()).unwrap_or("?").to_string();
         let key = toml::to_string(&table).unwrap_or_default();

@@ -2,10 +2,12 @@
 //! plot, and one-line errors (never a panic) on bad input.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+mod common;
 
 fn murmur(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_murmur")).args(args).current_dir(cwd).output().expect("murmur starts")
+    common::murmur_command().args(args).current_dir(cwd).output().expect("murmur starts")
 }
 
 fn text(out: &[u8]) -> String {
@@ -57,9 +59,11 @@ fn train_writes_a_complete_run_directory_and_resumes() {
     assert!(text(&out.stderr).contains("on cpu"), "device not announced: {}", text(&out.stderr));
     let run = tmp.path().join("run");
 
-    // The resolved config says what ran, every default included.
+    // The resolved config says what ran, every default included, and only
+    // the learner that ran.
     let cfg = std::fs::read_to_string(run.join("config.toml")).unwrap();
-    assert!(cfg.contains("t_max = 300") && cfg.contains("td_lambda = 0.8") && cfg.contains("[mappo]"), "{cfg}");
+    assert!(cfg.contains("t_max = 300") && cfg.contains("td_lambda = 0.8") && cfg.contains("[coma]"), "{cfg}");
+    assert!(!cfg.contains("[mappo]") && !cfg.contains("[lica"), "{cfg}");
     // One metrics row per update of 2 episodes x 25 steps: 6 updates.
     let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
     let rows: Vec<&str> = metrics.lines().collect();
@@ -144,8 +148,7 @@ fn bad_configs_are_one_line_errors() {
 #[test]
 fn hil_and_deploy_refuse_bad_input_with_one_line_errors() {
     let tmp = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let listen = format!("tcp/127.0.0.1:{port}");
+    let listen = common::free_endpoint();
     let hil = |extra: &[&str]| {
         let mut args = vec!["hil", "--swarm", "clitest", "--listen", &listen];
         args.extend_from_slice(extra);

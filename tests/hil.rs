@@ -4,7 +4,6 @@
 //! observations; Python reads the dataset with no murmur code; robots that
 //! die mid-episode, a rogue publisher and a killed coordinator lose nothing.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::AtomicBool;
@@ -18,12 +17,15 @@ use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::policy::OnnxPolicy;
 use murmur::runtime::swarm::ZenohOptions;
 use murmur::runtime::wire::{ActionMsg, ActionSource, CriticMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
-use murmur::runtime::Policy;
+use murmur::runtime::{ModelFormat, Policy};
 use murmur::train::checkpoint;
 use murmur::train::config::{Config, EnvConfig};
 use murmur::train::trainer::Trainer;
 use safetensors::SafeTensors;
 use zenoh::Wait;
+
+mod common;
+use common::{free_port, session_to};
 
 const READER: &str = r#"
 import hashlib, json, pathlib, sys
@@ -74,18 +76,6 @@ fn trained_run(dir: &Path) -> (PathBuf, PathBuf) {
     let model = dir.join("actor.onnx");
     export_onnx(&ckpt, &model, VerifySettings { sequences: 8, ..Default::default() }).unwrap();
     (run, model)
-}
-
-/// A peer session that connects to the coordinator on `port`.
-fn peer(port: u16) -> zenoh::Session {
-    let mut cfg = zenoh::Config::default();
-    cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
-    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
-    zenoh::open(cfg).wait().unwrap()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn tensor<T: bytemuck::Pod>(st: &SafeTensors, name: &str) -> Vec<T> {
@@ -177,7 +167,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
         spawn: Some(SpawnAgents {
             exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
             model: model.clone(),
-            backend: "onnx".into(),
+            format: ModelFormat::Onnx,
             stale_after_ms: 5000,
         }),
         zenoh: ZenohOptions {
@@ -235,7 +225,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
 /// A rogue peer on the action keys: malformed bytes, well-formed answers for
 /// another episode, an unknown robot id.
 fn rogue(port: u16, swarm: &str, stop: &AtomicBool) -> u64 {
-    let session = peer(port);
+    let session = session_to(&format!("tcp/127.0.0.1:{port}"));
     let own = session.declare_publisher(format!("murmur/{swarm}/agent/0/act")).wait().unwrap();
     let stranger = session.declare_publisher(format!("murmur/{swarm}/agent/77/act")).wait().unwrap();
     let mut buf = [0u8; MAX_MESSAGE_BYTES];
@@ -287,7 +277,7 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
     let launch = AgentLaunch {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
         model: model.clone(),
-        backend: "onnx".into(),
+        format: ModelFormat::Onnx,
         swarm: swarm.clone(),
         connect: vec![endpoint],
         stale_after_ms: 5000,
@@ -357,7 +347,7 @@ fn killing_the_coordinator_loses_no_recorded_episode_and_takes_its_agents_along(
     let (_, model) = trained_run(dir.path());
     let data = dir.path().join("data");
     let swarm = format!("hil-kill-{}", std::process::id());
-    let mut coordinator = Command::new(env!("CARGO_BIN_EXE_murmur"))
+    let mut coordinator = common::murmur_command()
         .args(["hil", "--env", "spread", "--swarm", &swarm, "--episodes", "100000", "--spawn-agents", "--model"])
         .arg(&model)
         .arg("--record")

@@ -4,20 +4,21 @@
 //! hash, another team's dimensions or unreadable bytes are refused and the
 //! running model stays.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use murmur::export::{export, Format, VerifySettings};
+use murmur::export::{export, VerifySettings};
+use murmur::runtime::keys;
 use murmur::runtime::policy::OnnxPolicy;
-use murmur::runtime::swarm::model_key;
 use murmur::runtime::wire::{ActionMsg, ModelFormat, ModelMsg, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::{ActorSpec, Policy};
 use murmur::train::actor::{Actor, ActorOptions};
 use murmur::train::checkpoint::{self, CheckpointMeta};
 use sha2::{Digest, Sha256};
 use zenoh::Wait;
+
+mod common;
+use common::{free_endpoint, murmur_command, session_to, spawn_agent, Running};
 
 const SPEC: ActorSpec = ActorSpec { obs_dim: 6, n_actions: 4, n_agents: 2, hidden: 16 };
 
@@ -28,7 +29,7 @@ fn exported(dir: &Path, name: &str, spec: ActorSpec, seed: i64) -> PathBuf {
     let _actor = Actor::new(&vs.root(), spec, options);
     let ckpt = checkpoint::save(&dir.join(name), &vs, &[], CheckpointMeta::untrained(spec, options, "test")).unwrap();
     let out = dir.join(format!("{name}.onnx"));
-    export(&ckpt, &out, Format::Onnx, VerifySettings { sequences: 4, ..Default::default() }).unwrap();
+    export(&ckpt, &out, ModelFormat::Onnx, VerifySettings { sequences: 4, ..Default::default() }).unwrap();
     out
 }
 
@@ -36,35 +37,12 @@ fn sha(path: &Path) -> [u8; 32] {
     Sha256::digest(std::fs::read(path).unwrap()).into()
 }
 
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// A `murmur agent` process running `model` as robot `id` of `swarm`,
 /// with `network` (its --listen / --connect arguments).
 fn agent(model: &Path, swarm: &str, id: &str, network: &[&str]) -> Running {
-    Running(
-        Command::new(env!("CARGO_BIN_EXE_murmur"))
-            .args(["agent", "--model"])
-            .arg(model)
-            .args(["--swarm", swarm, "--id", id, "--stale-after", "5000"])
-            .args(network)
-            .spawn()
-            .unwrap(),
-    )
-}
-
-/// The test's own Zenoh session, connected to `endpoint` only.
-fn client(endpoint: &str) -> zenoh::Session {
-    let mut cfg = zenoh::Config::default();
-    cfg.insert_json5("connect/endpoints", &format!(r#"["{endpoint}"]"#)).unwrap();
-    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
-    zenoh::open(cfg).wait().unwrap()
+    let mut args = vec!["--stale-after", "5000"];
+    args.extend_from_slice(network);
+    spawn_agent(model, swarm, id, &args)
 }
 
 #[test]
@@ -73,11 +51,10 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     let model_a = exported(dir.path(), "a", SPEC, 1);
     let model_b = exported(dir.path(), "b", SPEC, 2);
     let other_team = exported(dir.path(), "c", ActorSpec { obs_dim: 7, ..SPEC }, 3);
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let endpoint = free_endpoint();
     let swarm = format!("swap{}", std::process::id());
     let _agent = agent(&model_a, &swarm, "1", &["--listen", &endpoint]);
-    let session = client(&endpoint);
+    let session = session_to(&endpoint);
     let base = format!("murmur/{swarm}/agent/1");
     let start = Instant::now();
     while session.liveliness().get(&base).wait().unwrap().recv_timeout(Duration::from_secs(1)).ok().flatten().is_none()
@@ -113,7 +90,7 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     }
 
     let deploy = |model: &Path| {
-        let out = Command::new(env!("CARGO_BIN_EXE_murmur"))
+        let out = murmur_command()
             .args(["deploy", "--model"])
             .arg(model)
             .args(["--swarm", &swarm, "--connect", &endpoint])
@@ -154,7 +131,7 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     for msg in [tampered, garbage_msg] {
         let mut out = vec![0u8; ModelMsg::max_encoded_len(msg.model.len())];
         let payload = msg.encode(&mut out).unwrap().to_vec();
-        session.put(model_key(&swarm), payload).wait().unwrap();
+        session.put(keys::model(&swarm), payload).wait().unwrap();
     }
     std::thread::sleep(Duration::from_millis(3000));
     let reply = ask(3, 0);
@@ -167,13 +144,11 @@ fn an_agent_that_starts_after_a_held_deploy_runs_the_deployed_model() {
     let dir = tempfile::tempdir().unwrap();
     let model_a = exported(dir.path(), "a", SPEC, 1);
     let model_b = exported(dir.path(), "b", SPEC, 2);
-    let free_endpoint =
-        || format!("tcp/127.0.0.1:{}", TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port());
     let (holder_endpoint, agent_endpoint) = (free_endpoint(), free_endpoint());
     let swarm = format!("hold{}", std::process::id());
     // B is deployed and held while no agent runs...
     let _holder = Running(
-        Command::new(env!("CARGO_BIN_EXE_murmur"))
+        murmur_command()
             .args(["deploy", "--hold", "--wait", "0", "--model"])
             .arg(&model_b)
             .args(["--swarm", &swarm, "--listen", &holder_endpoint])
@@ -183,7 +158,7 @@ fn an_agent_that_starts_after_a_held_deploy_runs_the_deployed_model() {
     std::thread::sleep(Duration::from_millis(1500));
     // ...then a robot starts with the old file, A.
     let _agent = agent(&model_a, &swarm, "0", &["--listen", &agent_endpoint, "--connect", &holder_endpoint]);
-    let session = client(&agent_endpoint);
+    let session = session_to(&agent_endpoint);
     let base = format!("murmur/{swarm}/agent/0");
     let observations = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
     let actions = session.declare_subscriber(format!("{base}/act")).wait().unwrap();

@@ -4,9 +4,7 @@
 //! malformed payload and silence with the safe action, and after being
 //! killed and restarted it serves again.
 
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use murmur::export::{export_onnx, VerifySettings};
@@ -16,6 +14,9 @@ use murmur::runtime::{ActorSpec, Policy};
 use murmur::train::actor::{Actor, ActorOptions};
 use murmur::train::checkpoint::{self, CheckpointMeta};
 use zenoh::Wait;
+
+mod common;
+use common::{free_port, murmur_command, session_to, Running};
 
 const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
 
@@ -30,18 +31,10 @@ fn exported(dir: &Path) -> PathBuf {
     model
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-fn spawn_agent(model: &Path, config: &Path, swarm: &str) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_murmur"))
-        .args(["agent", "--model"])
-        .arg(model)
-        .args(["--swarm", swarm, "--id", "1", "--stale-after", "300", "--safe-action", "0", "--zenoh-config"])
-        .arg(config)
-        .spawn()
-        .expect("start murmur agent")
+/// Robot 1 of `swarm` on the Zenoh config file `config`.
+fn spawn_agent(model: &Path, config: &Path, swarm: &str) -> Running {
+    let config = config.to_str().expect("a UTF-8 temporary path");
+    common::spawn_agent(model, swarm, "1", &["--stale-after", "300", "--safe-action", "0", "--zenoh-config", config])
 }
 
 /// Waits until the agent's liveliness token is (or is no longer) visible.
@@ -93,11 +86,7 @@ fn agent_process_serves_fails_safe_and_survives_a_restart() {
     let swarm = format!("test{}", std::process::id());
     let mut agent = spawn_agent(&model, &agent_config, &swarm);
 
-    let mut cfg = zenoh::Config::default();
-    cfg.insert_json5("mode", r#""peer""#).unwrap();
-    cfg.insert_json5("connect/endpoints", &format!(r#"["tcp/127.0.0.1:{port}"]"#)).unwrap();
-    cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
-    let session = zenoh::open(cfg).wait().unwrap();
+    let session = session_to(&format!("tcp/127.0.0.1:{port}"));
     let base = format!("murmur/{swarm}/agent/1");
     let up = wait_liveliness(&session, &base, true);
     println!("agent up after {up:?}");
@@ -134,8 +123,8 @@ fn agent_process_serves_fails_safe_and_survives_a_restart() {
     assert_eq!((reply.source, reply.action), (ActionSource::Stale, 0));
 
     // Kill it: the token goes; restart it: it serves again.
-    agent.kill().unwrap();
-    agent.wait().unwrap();
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
     let down = wait_liveliness(&session, &base, false);
     println!("token gone {down:?} after the kill");
     let mut agent = spawn_agent(&model, &agent_config, &swarm);
@@ -153,8 +142,8 @@ fn agent_process_serves_fails_safe_and_survives_a_restart() {
     }
     let reply = reply.expect("the restarted agent never answered");
     assert_eq!((reply.episode, reply.source), (2, ActionSource::Policy));
-    agent.kill().unwrap();
-    agent.wait().unwrap();
+    agent.0.kill().unwrap();
+    agent.0.wait().unwrap();
 }
 
 /// A coordinator-side session listening on `port`.
@@ -194,7 +183,7 @@ fn agent_reconnects_after_losing_its_coordinator_and_sends_the_safe_action_meanw
     let swarm = format!("reconnect{}", std::process::id());
     let base = format!("murmur/{swarm}/agent/1");
     let coordinator = coordinator_session(port);
-    let mut agent = Command::new(env!("CARGO_BIN_EXE_murmur"))
+    let mut agent = murmur_command()
         .args(["agent", "--model"])
         .arg(&model)
         .args(["--swarm", &swarm, "--id", "1", "--stale-after", "300", "--exit-with-stdin", "--connect"])

@@ -1,22 +1,24 @@
-//! The ONNX graph of the shared GRU actor (DESIGN.md, "ONNX actor file").
+//! The ONNX graph of the shared GRU actor (docs/onnx.md, docs/design.md
+//! "The actor").
 //!
 //! ```text
 //! inputs  obs [B, obs_dim] f32, prev_action [B] i64 (-1 = none), agent_id [B] i64,
 //!         h_in [B, hidden] f32, avail [B, n_actions] f32 (1 = allowed)
-//! x      = [obs, one_hot(prev_action), one_hot(agent_id)]   (Equal against 0..n, Cast: -1 gives zeros)
+//! x      = [obs, one_hot(prev_action), one_hot(agent_id)]   (Gather from one-hot tables; row -1 is all zeros)
 //! e      = Relu(Gemm(LayerNorm?(x), fc1))
 //! h_out  = GRU(e, h_in)                                     (ONNX GRU, linear_before_reset = 1)
 //! logits = Gemm(h_out, fc2)
-//! probs  = renorm(Softmax(Where(avail == 0, -1e10, logits)) * avail)
+//! probs  = Softmax(Where(avail == 0, -1e10, logits))        (blocked actions underflow to exactly 0)
 //! ```
 //!
 //! The GRU is ONNX's own operator rather than elementary ops: one node that
 //! every runtime implements natively (fused and fast), and with
 //! `linear_before_reset = 1` it is exactly PyTorch's GRU once the gate
 //! blocks are reordered from PyTorch's (r, z, n) to ONNX's (z, r, h); the
-//! tests feed weights where a swap would show. The one-hots use `Equal`
-//! against an index row instead of `OneHot`, whose -1 would wrap to the last
-//! action.
+//! tests feed weights where a swap would show. The one-hots are rows
+//! gathered from constant tables instead of `OneHot`, whose -1 would wrap to
+//! the last action: the previous action's table has an extra all-zero last
+//! row, which index -1 picks.
 
 use crate::proto::{
     attribute_type, tensor_shape_proto, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
@@ -215,7 +217,7 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
         producer_version: env!("CARGO_PKG_VERSION").into(),
         domain: "murmur".into(),
         model_version: 1,
-        doc_string: "A murmur actor; the contract is in murmur's DESIGN.md (ONNX actor file).".into(),
+        doc_string: "A murmur actor: one step of the parameter-shared GRU actor for a batch of agents; inputs, outputs and metadata are described in murmur's docs/onnx.md.".into(),
         graph: Some(graph),
         metadata_props: metadata
             .iter()

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use murmur_train::checkpoint::{self, CheckpointMeta};
-use murmur_train::fsio;
+use murmur_train::{fsio, CheckpointProblem};
 use prost::Message;
 use tch::nn;
 
@@ -92,18 +92,12 @@ pub fn resolve_checkpoint(run: &Path, checkpoint: Option<&Path>) -> Result<PathB
     match checkpoint {
         Some(c) if c.join("checkpoint.json").exists() => Ok(c.to_path_buf()),
         Some(c) if root.join(c).join("checkpoint.json").exists() => Ok(root.join(c)),
-        Some(c) => Err(murmur_train::Error::Checkpoint {
-            path: c.to_path_buf(),
-            msg: format!("not a checkpoint directory (no checkpoint.json here or under {})", root.display()),
+        Some(c) => {
+            let why = format!("no checkpoint.json here or under {}", root.display());
+            Err(murmur_train::Error::checkpoint(c, CheckpointProblem::NotACheckpoint(why)).into())
         }
-        .into()),
-        None => checkpoint::latest(&root)?.ok_or_else(|| {
-            murmur_train::Error::Checkpoint {
-                path: root.clone(),
-                msg: "no checkpoint yet (checkpoints/latest is missing): is this a run directory?".into(),
-            }
-            .into()
-        }),
+        None => checkpoint::latest(&root)?
+            .ok_or_else(|| murmur_train::Error::checkpoint(&root, CheckpointProblem::NoneYet).into()),
     }
 }
 
@@ -150,25 +144,20 @@ pub fn metadata(meta: &CheckpointMeta) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Which file to write.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// The ONNX actor (`docs/onnx.md`).
-    Onnx,
-    /// The nano blob for the `no_std` policy (`docs/nano.md`).
-    Nano,
-}
+/// Which file to write: the ONNX actor (`docs/onnx.md`) or the nano blob
+/// for the `no_std` policy (`docs/nano.md`).
+pub use murmur_runtime::ModelFormat;
 
 /// Exports the actor of `checkpoint` to the ONNX file `out`, verified with
 /// `settings` before it is moved into place.
 pub fn export_onnx(checkpoint: &Path, out: &Path, settings: VerifySettings) -> Result<ExportReport, ExportError> {
-    export(checkpoint, out, Format::Onnx, settings)
+    export(checkpoint, out, ModelFormat::Onnx, settings)
 }
 
 /// Exports the actor of `checkpoint` as a nano blob `out`, verified through
 /// the runtime's `NanoPolicy` before it is moved into place.
 pub fn export_nano(checkpoint: &Path, out: &Path, settings: VerifySettings) -> Result<ExportReport, ExportError> {
-    export(checkpoint, out, Format::Nano, settings)
+    export(checkpoint, out, ModelFormat::Nano, settings)
 }
 
 /// Exports the actor of `checkpoint` in `format` to `out`: written beside
@@ -176,15 +165,15 @@ pub fn export_nano(checkpoint: &Path, out: &Path, settings: VerifySettings) -> R
 pub fn export(
     checkpoint: &Path,
     out: &Path,
-    format: Format,
+    format: ModelFormat,
     settings: VerifySettings,
 ) -> Result<ExportReport, ExportError> {
     let started = Instant::now();
     let (vs, actor, meta) = checkpoint::load_actor(checkpoint)?;
     let weights = actor_weights(&vs, meta.spec, checkpoint)?;
     let bytes = match format {
-        Format::Onnx => graph::actor_model(&weights, &metadata(&meta)).encode_to_vec(),
-        Format::Nano => nano::nano_blob(&weights),
+        ModelFormat::Onnx => graph::actor_model(&weights, &metadata(&meta)).encode_to_vec(),
+        ModelFormat::Nano => nano::nano_blob(&weights),
     };
     let tmp = fsio::temp_beside(out);
     let io = |path: &Path| {
@@ -193,9 +182,9 @@ pub fn export(
     };
     std::fs::write(&tmp, &bytes).map_err(io(&tmp))?;
     let verified = match format {
-        Format::Onnx => verify::verify(&actor, &tmp, settings),
+        ModelFormat::Onnx => verify::verify(&actor, &tmp, settings),
         // What is on disk is what gets verified.
-        Format::Nano => {
+        ModelFormat::Nano => {
             std::fs::read(&tmp).map_err(io(&tmp)).and_then(|on_disk| verify::verify_nano(&actor, &on_disk, settings))
         }
     };

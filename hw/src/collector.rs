@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use murmur_runtime::wire::{ActionMsg, ActionSource};
-use murmur_runtime::ActorSpec;
+use murmur_runtime::WireDims;
 
 use crate::recorder::Origin;
 
@@ -71,7 +71,7 @@ pub enum Verdict {
 /// The answers of one step, robot by robot.
 #[derive(Debug)]
 pub struct StepCollector {
-    spec: ActorSpec,
+    spec: WireDims,
     episode: u64,
     step: u32,
     sent_at: Instant,
@@ -84,7 +84,8 @@ pub struct StepCollector {
 impl StepCollector {
     /// A collector for a team of `spec.n_agents` robots with
     /// `spec.n_actions` actions each.
-    pub fn new(spec: ActorSpec) -> Self {
+    pub fn new(spec: impl Into<WireDims>) -> Self {
+        let spec: WireDims = spec.into();
         Self {
             spec,
             episode: 0,
@@ -186,6 +187,7 @@ impl StepCollector {
 mod tests {
     use super::*;
     use murmur_runtime::wire::{MAX_MESSAGE_BYTES, WIRE_VERSION};
+    use murmur_runtime::ActorSpec;
 
     const SPEC: ActorSpec = ActorSpec { obs_dim: 2, n_actions: 3, n_agents: 3, hidden: 4 };
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use murmur_runtime::agent::hex;
 use murmur_runtime::wire::{CriticMsg, ObservationMsg, MAX_CRITIC_BYTES, MAX_MESSAGE_BYTES, WIRE_VERSION};
-use murmur_runtime::ActorSpec;
+use murmur_runtime::WireDims;
 
 use crate::bridge::RobotBridge;
 use crate::collector::{StepCollector, Verdict};
@@ -29,6 +29,7 @@ use crate::critic_server::ServerCritic;
 use crate::link::SwarmLink;
 use crate::recorder::{Dataset, EpisodeRecord, Origin, StepRecord};
 use crate::summary::{EpisodeSummary, HilSummary};
+use crate::transport::SwarmTransport;
 use crate::HwError;
 
 /// How steps are paced.
@@ -97,30 +98,29 @@ pub fn episode_seed(seed: u64, episode: u64) -> u64 {
     seed ^ episode.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// Runs episodes over a bridge and a swarm link.
-pub struct Coordinator<B: RobotBridge> {
+/// Runs episodes over a bridge and a swarm transport (Zenoh's
+/// [`SwarmLink`] unless said otherwise).
+pub struct Coordinator<B: RobotBridge, L: SwarmTransport = SwarmLink> {
     bridge: B,
-    link: SwarmLink,
+    link: L,
     critic: Option<ServerCritic>,
     dataset: Option<Dataset>,
     options: HilOptions,
-    spec: ActorSpec,
+    spec: WireDims,
 }
 
-impl<B: RobotBridge> Coordinator<B> {
+impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
     /// A coordinator for the team behind `bridge`, talking over `link`,
     /// with an optional server-side critic and recorder.
     pub fn new(
         bridge: B,
-        link: SwarmLink,
+        link: L,
         critic: Option<ServerCritic>,
         dataset: Option<Dataset>,
         options: HilOptions,
     ) -> Result<Self, HwError> {
         let d = bridge.dims();
-        // Only the action-message checks use the spec; the robots' hidden
-        // width is theirs.
-        let spec = ActorSpec { obs_dim: d.obs_dim, n_actions: d.n_actions, n_agents: d.n_agents, hidden: 1 };
+        let spec = WireDims { obs_dim: d.obs_dim, n_actions: d.n_actions, n_agents: d.n_agents };
         if options.safe_action >= d.n_actions {
             return Err(HwError::Options(format!(
                 "safe action {} is not an action of `{}` (it has {})",
@@ -441,7 +441,7 @@ impl<B: RobotBridge> Coordinator<B> {
         (0..in_team.len()).filter(|&i| in_team[i] && (!now.alive[i] || now.departures[i] > departures[i])).collect()
     }
 
-    /// Closes the Zenoh session.
+    /// Closes the transport.
     pub fn close(self) {
         self.link.close();
     }

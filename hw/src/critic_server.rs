@@ -47,10 +47,13 @@ pub struct ServerCritic {
 impl ServerCritic {
     /// Loads the newest checkpoint of run directory `run` on the CPU.
     pub fn load(run: &Path) -> Result<Self, HwError> {
-        let train_err = |e: murmur_train::Error| HwError::Critic(format!("run {}: {e}", run.display()));
+        let train_err = |source| HwError::CriticLoad { run: run.to_path_buf(), source };
         let cfg = Config::load(&run.join("config.toml"), &["device=\"cpu\"".to_string()]).map_err(train_err)?;
         let latest = checkpoint::latest(&run.join("checkpoints")).map_err(train_err)?.ok_or_else(|| {
-            HwError::Critic(format!("run {} has no checkpoint (checkpoints/latest is missing)", run.display()))
+            train_err(murmur_train::Error::checkpoint(
+                run.join("checkpoints"),
+                murmur_train::CheckpointProblem::NoneYet,
+            ))
         })?;
         let mut trainer = Trainer::new(cfg).map_err(train_err)?;
         trainer.load_checkpoint(&latest).map_err(train_err)?;

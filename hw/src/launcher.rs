@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use murmur_runtime::ModelFormat;
+
 use crate::HwError;
 
 /// How to start the agents.
@@ -19,8 +21,8 @@ pub struct AgentLaunch {
     pub exe: PathBuf,
     /// The exported actor every agent loads.
     pub model: PathBuf,
-    /// `onnx` or `nano`.
-    pub backend: String,
+    /// The model's format (which picks the agents' policy backend).
+    pub format: ModelFormat,
     /// The swarm's name.
     pub swarm: String,
     /// Zenoh endpoints the agents connect to (the coordinator's).
@@ -58,7 +60,7 @@ impl Swarm {
         cmd.arg("agent")
             .arg("--model")
             .arg(&l.model)
-            .args(["--backend", &l.backend, "--swarm", &l.swarm, "--id", &id.to_string()])
+            .args(["--backend", l.format.name(), "--swarm", &l.swarm, "--id", &id.to_string()])
             .args(["--stale-after", &l.stale_after_ms.to_string(), "--safe-action", &l.safe_action.to_string()])
             .arg("--exit-with-stdin")
             .stdin(Stdio::piped())
@@ -69,7 +71,8 @@ impl Swarm {
         if l.low_latency {
             cmd.arg("--low-latency");
         }
-        let child = cmd.spawn().map_err(|e| HwError::Launch(format!("cannot start {}: {e}", l.exe.display())))?;
+        let child =
+            cmd.spawn().map_err(|source| HwError::Launch { what: format!("starting {}", l.exe.display()), source })?;
         self.agents.push((id, child));
         Ok(())
     }

@@ -2,8 +2,9 @@
 //!
 //! - [`bridge`]: the [`RobotBridge`] between the coordinator and the world
 //!   (a simulator, or real robots' state estimates);
-//! - [`link`]: the coordinator's Zenoh keys; [`collector`]: one step's
-//!   answers and what was refused;
+//! - [`transport`]: how the coordinator reaches its robots
+//!   ([`transport::SwarmTransport`]); [`link`]: that over Zenoh;
+//!   [`collector`]: one step's answers and what was refused;
 //! - [`coordinator`]: the episode loop (lockstep or realtime, deadlines,
 //!   robots that leave and rejoin);
 //! - [`critic_server`]: a training run's centralised critic reading every
@@ -22,12 +23,14 @@ pub mod link;
 pub mod recorder;
 pub mod session;
 pub mod summary;
+pub mod transport;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use bridge::{BridgeError, RobotBridge, SimulatedBridge};
 pub use coordinator::{Coordinator, HilOptions, Pacing};
+pub use transport::SwarmTransport;
 
 /// Why a hardware-in-the-loop run cannot go on.
 #[derive(Debug, thiserror::Error)]
@@ -46,25 +49,60 @@ pub enum HwError {
     #[error(transparent)]
     Bridge(#[from] BridgeError),
     /// Zenoh failed.
-    #[error("zenoh: {0}")]
-    Zenoh(String),
-    /// The dataset cannot be written or read.
+    #[error("zenoh: {what}: {source}")]
+    Zenoh {
+        /// What the coordinator was doing.
+        what: String,
+        /// Zenoh's error.
+        source: zenoh::Error,
+    },
+    /// The swarm's network settings are unusable.
+    #[error(transparent)]
+    Swarm(#[from] murmur_runtime::swarm::SwarmError),
+    /// A dataset holds something other than what its manifest promises.
     #[error("dataset: {0}")]
     Record(String),
-    /// The server-side critic cannot be loaded or run.
+    /// A dataset file cannot be written.
+    #[error("dataset: {source}")]
+    RecordWrite {
+        /// The training crate's error, which names the file.
+        source: murmur_train::Error,
+    },
+    /// A dataset's manifest is not one murmur wrote.
+    #[error("dataset: {}: not a murmur dataset manifest: {source}", path.display())]
+    Manifest {
+        /// The manifest.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// A run's critic cannot be loaded.
+    #[error("critic: run {}: {source}", run.display())]
+    CriticLoad {
+        /// The run directory.
+        run: PathBuf,
+        /// Why.
+        source: murmur_train::Error,
+    },
+    /// The critic cannot read the team's steps.
     #[error("critic: {0}")]
     Critic(String),
     /// Settings that do not fit the task.
     #[error("{0}")]
     Options(String),
     /// Agent processes cannot be started.
-    #[error("launcher: {0}")]
-    Launch(String),
+    #[error("launcher: {what}: {source}")]
+    Launch {
+        /// What was being started.
+        what: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
     /// A file operation failed.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", path.display())]
     Io {
         /// The file or directory.
-        path: String,
+        path: PathBuf,
         /// The error.
         source: std::io::Error,
     },
@@ -73,6 +111,6 @@ pub enum HwError {
 impl HwError {
     /// Wraps an I/O error on `path`.
     pub fn io(path: &Path) -> impl Fn(std::io::Error) -> HwError + '_ {
-        move |source| HwError::Io { path: path.display().to_string(), source }
+        move |source| HwError::Io { path: path.to_path_buf(), source }
     }
 }

@@ -1,6 +1,7 @@
-//! The coordinator's side of the wire (DESIGN.md, "Wire"): one publisher
-//! per robot's observation key, one subscriber on every robot's action key,
-//! the robots' liveliness tokens, and the critic's monitoring key.
+//! The coordinator's [`SwarmTransport`] over Zenoh (docs/design.md,
+//! "Wire"): one publisher per robot's observation key, one subscriber on
+//! every robot's action key, the robots' liveliness tokens, and the
+//! critic's monitoring key (names from `murmur_runtime::keys`).
 //!
 //! ```text
 //! murmur/<swarm>/agent/<id>/obs   published:  ObservationMsg
@@ -10,7 +11,7 @@
 //! ```
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use zenoh::handlers::FifoChannelHandler;
 use zenoh::pubsub::{Publisher, Subscriber};
@@ -18,34 +19,15 @@ use zenoh::qos::CongestionControl;
 use zenoh::sample::{Sample, SampleKind};
 use zenoh::Wait;
 
+use murmur_runtime::keys;
+
+use crate::transport::{Presence, Received, SwarmTransport};
 use crate::HwError;
-
-/// Which robots hold a liveliness token, and how often each has left.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Presence {
-    /// Robot `i` is up now.
-    pub alive: Vec<bool>,
-    /// Times robot `i`'s token went away since the link opened.
-    pub departures: Vec<u64>,
-}
-
-/// A received action payload.
-#[derive(Debug, Clone)]
-pub struct Received {
-    /// The robot id in the key (`None` when the key holds no number).
-    pub agent: Option<usize>,
-    /// The payload.
-    pub payload: Vec<u8>,
-    /// When it arrived.
-    pub at: Instant,
-}
 
 /// The coordinator's Zenoh session and declarations.
 pub struct SwarmLink {
     session: zenoh::Session,
     swarm: String,
-    /// `murmur/<swarm>/agent/`: robot ids follow it in every key.
-    prefix: String,
     observations: Vec<Publisher<'static>>,
     actions: Subscriber<FifoChannelHandler<Sample>>,
     presence: Arc<Mutex<Presence>>,
@@ -54,12 +36,7 @@ pub struct SwarmLink {
 }
 
 fn zenoh_err(what: impl std::fmt::Display) -> impl Fn(zenoh::Error) -> HwError {
-    move |e| HwError::Zenoh(format!("{what}: {e}"))
-}
-
-/// The robot id in `murmur/<swarm>/agent/<id>[/...]`.
-fn agent_id(key: &str, prefix: &str) -> Option<usize> {
-    key.strip_prefix(prefix)?.split('/').next()?.parse().ok()
+    move |source| HwError::Zenoh { what: what.to_string(), source }
 }
 
 impl SwarmLink {
@@ -67,10 +44,9 @@ impl SwarmLink {
     /// `n_agents` robots in swarm `swarm`.
     pub fn open(config: zenoh::Config, swarm: &str, n_agents: usize) -> Result<Self, HwError> {
         let session = zenoh::open(config).wait().map_err(zenoh_err("open"))?;
-        let prefix = format!("murmur/{swarm}/agent/");
         let observations = (0..n_agents)
             .map(|i| {
-                let key = format!("{prefix}{i}/obs");
+                let key = keys::observation(swarm, i);
                 session
                     .declare_publisher(key.clone())
                     .congestion_control(CongestionControl::Block)
@@ -79,7 +55,7 @@ impl SwarmLink {
                     .map_err(zenoh_err(format!("declare publisher {key}")))
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let act_key = format!("{prefix}*/act");
+        let act_key = keys::actions(swarm);
         let actions = session
             .declare_subscriber(act_key.clone())
             .with(zenoh::handlers::FifoChannel::new(4096))
@@ -87,13 +63,13 @@ impl SwarmLink {
             .map_err(zenoh_err(format!("declare subscriber {act_key}")))?;
         let presence = Arc::new(Mutex::new(Presence { alive: vec![false; n_agents], departures: vec![0; n_agents] }));
         let seen = Arc::clone(&presence);
-        let live_prefix = prefix.clone();
+        let live_swarm = swarm.to_string();
         let liveliness = session
             .liveliness()
-            .declare_subscriber(format!("{prefix}*"))
+            .declare_subscriber(keys::agent_tokens(swarm))
             .history(true)
             .callback(move |sample: Sample| {
-                let Some(i) = agent_id(sample.key_expr().as_str(), &live_prefix) else { return };
+                let Some(i) = keys::agent_id(sample.key_expr().as_str(), &live_swarm) else { return };
                 let Ok(mut p) = seen.lock() else { return };
                 if i >= p.alive.len() {
                     return;
@@ -110,87 +86,47 @@ impl SwarmLink {
             })
             .wait()
             .map_err(zenoh_err("declare liveliness subscriber"))?;
-        let critic_key = format!("murmur/{swarm}/critic/value");
+        let critic_key = keys::critic_value(swarm);
         let critic = session
             .declare_publisher(critic_key.clone())
             .congestion_control(CongestionControl::Drop)
             .wait()
             .map_err(zenoh_err(format!("declare publisher {critic_key}")))?;
-        Ok(Self {
-            session,
-            swarm: swarm.to_string(),
-            prefix,
-            observations,
-            actions,
-            presence,
-            _liveliness: liveliness,
-            critic,
-        })
+        Ok(Self { session, swarm: swarm.to_string(), observations, actions, presence, _liveliness: liveliness, critic })
     }
+}
 
-    /// The swarm's name.
-    pub fn swarm(&self) -> &str {
+impl SwarmTransport for SwarmLink {
+    fn swarm(&self) -> &str {
         &self.swarm
     }
 
-    /// Which robots are up now.
-    pub fn presence(&self) -> Presence {
+    fn presence(&self) -> Presence {
         self.presence.lock().map(|p| p.clone()).unwrap_or_else(|e| e.into_inner().clone())
     }
 
-    /// Waits until every robot is up or `timeout` passes; returns the ids
-    /// still missing (empty when all are up).
-    pub fn wait_for_all(&self, timeout: Duration) -> Vec<usize> {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let missing: Vec<usize> =
-                self.presence().alive.iter().enumerate().filter(|(_, &a)| !a).map(|(i, _)| i).collect();
-            if missing.is_empty() || Instant::now() >= deadline {
-                return missing;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+    fn send_observation(&self, agent: usize, payload: &[u8]) -> Result<(), HwError> {
+        let publisher = self.observations.get(agent).ok_or_else(|| {
+            HwError::Options(format!("robot {agent} is not in a team of {}", self.observations.len()))
+        })?;
+        publisher.put(payload.to_vec()).wait().map_err(zenoh_err(format!("publish observation to robot {agent}")))
     }
 
-    /// Publishes an encoded observation to robot `agent`.
-    pub fn send_observation(&self, agent: usize, payload: &[u8]) -> Result<(), HwError> {
-        self.observations[agent]
-            .put(payload.to_vec())
-            .wait()
-            .map_err(zenoh_err(format!("publish observation to robot {agent}")))
-    }
-
-    /// Publishes an encoded critic message.
-    pub fn send_critic(&self, payload: &[u8]) -> Result<(), HwError> {
+    fn send_critic(&self, payload: &[u8]) -> Result<(), HwError> {
         self.critic.put(payload.to_vec()).wait().map_err(zenoh_err("publish critic output"))
     }
 
-    /// The next action payload, waiting until `deadline` at most.
-    pub fn next_action(&self, deadline: Instant) -> Result<Option<Received>, HwError> {
+    fn next_action(&self, deadline: Instant) -> Result<Option<Received>, HwError> {
         let sample = self.actions.recv_deadline(deadline).map_err(zenoh_err("action subscriber closed"))?;
         Ok(sample.map(|s| Received {
-            agent: agent_id(s.key_expr().as_str(), &self.prefix),
+            agent: keys::agent_id(s.key_expr().as_str(), &self.swarm),
             payload: s.payload().to_bytes().into_owned(),
             at: Instant::now(),
         }))
     }
 
     /// Closes the session (the declarations go with it).
-    pub fn close(self) {
+    fn close(self) {
         let _ = self.session.close().wait();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::agent_id;
-
-    #[test]
-    fn robot_ids_come_from_the_key() {
-        let p = "murmur/s/agent/";
-        assert_eq!(agent_id("murmur/s/agent/12/act", p), Some(12));
-        assert_eq!(agent_id("murmur/s/agent/3", p), Some(3));
-        assert_eq!(agent_id("murmur/s/agent/x/act", p), None);
-        assert_eq!(agent_id("murmur/other/agent/1/act", p), None);
     }
 }

@@ -350,7 +350,7 @@ impl Dataset {
         let bytes = record.to_safetensors(&self.manifest.header)?;
         let file = episode_file(record.episode);
         let path = self.dir.join(&file);
-        fsio::write_atomic(&path, &bytes).map_err(|e| HwError::Record(e.to_string()))?;
+        fsio::write_atomic(&path, &bytes).map_err(|source| HwError::RecordWrite { source })?;
         let entry = EpisodeEntry {
             episode: record.episode,
             file,
@@ -367,7 +367,7 @@ impl Dataset {
 
     fn write_manifest(&self) -> Result<(), HwError> {
         let json = serde_json::to_vec_pretty(&self.manifest).expect("a manifest always serialises");
-        fsio::write_atomic(&self.dir.join("manifest.json"), &json).map_err(|e| HwError::Record(e.to_string()))
+        fsio::write_atomic(&self.dir.join("manifest.json"), &json).map_err(|source| HwError::RecordWrite { source })
     }
 }
 
@@ -380,8 +380,7 @@ pub fn episode_file(episode: u64) -> String {
 pub fn read_manifest(dir: &Path) -> Result<Manifest, HwError> {
     let path = dir.join("manifest.json");
     let text = fs::read_to_string(&path).map_err(HwError::io(&path))?;
-    let m: Manifest = serde_json::from_str(&text)
-        .map_err(|e| HwError::Record(format!("{}: not a murmur dataset manifest: {e}", path.display())))?;
+    let m: Manifest = serde_json::from_str(&text).map_err(|source| HwError::Manifest { path: path.clone(), source })?;
     if m.header.format_version != DATASET_VERSION {
         return Err(HwError::Record(format!(
             "{}: dataset format version {}, this murmur reads {DATASET_VERSION}",

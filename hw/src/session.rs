@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use murmur_runtime::swarm::{zenoh_config, ZenohOptions};
+use murmur_runtime::ModelFormat;
 use murmur_train::config::EnvConfig;
 
 use crate::bridge::{RobotBridge, SimulatedBridge};
@@ -27,8 +28,8 @@ pub struct SpawnAgents {
     pub exe: PathBuf,
     /// The exported actor (ONNX file or nano blob).
     pub model: PathBuf,
-    /// `onnx` or `nano`.
-    pub backend: String,
+    /// The model's format (which picks the agents' policy backend).
+    pub format: ModelFormat,
     /// The agents' `--stale-after`, milliseconds.
     pub stale_after_ms: u64,
 }
@@ -54,8 +55,9 @@ pub struct HilRun {
 
 /// A free TCP port on the loopback interface.
 fn free_port() -> Result<u16, HwError> {
-    let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| HwError::Launch(format!("no free port: {e}")))?;
-    listener.local_addr().map(|a| a.port()).map_err(|e| HwError::Launch(format!("no free port: {e}")))
+    let no_port = |source| HwError::Launch { what: "a free port for the coordinator".into(), source };
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(no_port)?;
+    listener.local_addr().map(|a| a.port()).map_err(no_port)
 }
 
 /// Runs `run` until its episodes are done or `stop` is set; calls
@@ -98,14 +100,14 @@ pub fn run_hil(
     } else if !zenoh.listen.is_empty() {
         agent_connect.extend(zenoh.listen.iter().map(|e| e.replace("0.0.0.0", "127.0.0.1")));
     }
-    let config = zenoh_config(&zenoh).map_err(|e| HwError::Zenoh(e.to_string()))?;
+    let config = zenoh_config(&zenoh)?;
     let link = SwarmLink::open(config, &run.swarm, dims.n_agents)?;
     let swarm = match &run.spawn {
         Some(s) => Some(Swarm::spawn(
             AgentLaunch {
                 exe: s.exe.clone(),
                 model: s.model.clone(),
-                backend: s.backend.clone(),
+                format: s.format,
                 swarm: run.swarm.clone(),
                 connect: agent_connect,
                 stale_after_ms: s.stale_after_ms,

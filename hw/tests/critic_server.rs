@@ -7,6 +7,7 @@ use std::path::Path;
 use murmur_hw::critic_server::ServerCritic;
 use murmur_train::config::Config;
 use murmur_train::env::VecEnv;
+use murmur_train::learner::LEARNERS;
 use murmur_train::rollout::{ActionSelection, Rollout};
 use murmur_train::trainer::Trainer;
 use tch::Tensor;
@@ -18,7 +19,7 @@ fn floats(t: &Tensor) -> Vec<f32> {
 #[test]
 fn step_by_step_readings_equal_the_whole_episode_readout_for_every_learner() {
     let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
-    for learner in ["mappo", "coma", "mae", "lica", "seca", "maca"] {
+    for learner in LEARNERS.iter().map(|k| k.name) {
         let dir = tempfile::tempdir().unwrap();
         let overrides =
             ["t_max=500", "eval_interval=0", "save_interval=0", "device=\"cpu\"", "seed=5"].map(String::from);

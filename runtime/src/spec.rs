@@ -26,6 +26,44 @@ pub struct ActorSpec {
     pub hidden: usize,
 }
 
+/// The dimensions the wire messages are checked against: a team's
+/// observation length, action count and size, without the actor's hidden
+/// width (which is each robot's own business).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireDims {
+    /// Length of one agent's observation vector.
+    pub obs_dim: usize,
+    /// Number of discrete actions per agent.
+    pub n_actions: usize,
+    /// Number of agents in the team.
+    pub n_agents: usize,
+}
+
+impl From<ActorSpec> for WireDims {
+    fn from(s: ActorSpec) -> Self {
+        Self { obs_dim: s.obs_dim, n_actions: s.n_actions, n_agents: s.n_agents }
+    }
+}
+
+/// What wire messages can be checked against: a team's [`WireDims`], or an
+/// [`ActorSpec`] (whose hidden width the checks ignore).
+pub trait HasWireDims {
+    /// The team's dimensions.
+    fn wire_dims(&self) -> WireDims;
+}
+
+impl HasWireDims for WireDims {
+    fn wire_dims(&self) -> WireDims {
+        *self
+    }
+}
+
+impl HasWireDims for ActorSpec {
+    fn wire_dims(&self) -> WireDims {
+        (*self).into()
+    }
+}
+
 /// A violation of the actor contract.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SpecError {

@@ -1,5 +1,6 @@
 //! The swarm agent over Zenoh (`murmur agent`): one robot's [`Agent`] wired
-//! to its key expressions.
+//! to its key expressions ([`keys`]); deployed models go through
+//! [`crate::model_update`], which knows nothing of Zenoh.
 //!
 //! ```text
 //! murmur/<swarm>/agent/<id>/obs   subscribed: ObservationMsg from the coordinator
@@ -13,7 +14,7 @@
 //! reconnects by itself; meanwhile no observation arrives and the agent
 //! sends the safe action, flagged stale.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -23,25 +24,18 @@ use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
 use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
+use crate::keys;
+use crate::model_update::{lock, ModelOutcome, ModelUpdates};
 use crate::policy::{NanoPolicy, OnnxPolicy, Policy, PolicyError};
-use crate::wire::{ActionMsg, ModelFormat, ModelMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
-
-/// Which policy implementation runs the model.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// An ONNX file through ONNX Runtime.
-    Onnx,
-    /// A nano blob through the pure-Rust policy.
-    Nano,
-}
+use crate::wire::{ActionMsg, ModelFormat, MAX_MESSAGE_BYTES};
 
 /// Everything `murmur agent` needs.
 #[derive(Debug, Clone)]
 pub struct SwarmAgentOptions {
     /// The exported actor (ONNX file or nano blob).
     pub model: PathBuf,
-    /// How to run it.
-    pub backend: Backend,
+    /// Its format, which picks the policy backend that runs it.
+    pub format: ModelFormat,
     /// The swarm's name (the second level of every key).
     pub swarm: String,
     /// This robot's agent index.
@@ -87,23 +81,7 @@ pub enum SwarmError {
     Zenoh(String),
 }
 
-/// The encoded [`ModelMsg`] of the model file `model`, and its SHA-256.
-/// Reading the file's spec for the message also checks the file. Put on
-/// [`model_key`], it reaches the swarm's running agents (they switch at
-/// their next episode start); [`hold_model`] also reaches the ones that
-/// start later.
-pub fn model_message(model: &Path, backend: Backend) -> Result<(Vec<u8>, [u8; 32]), SwarmError> {
-    let bytes = std::fs::read(model).map_err(|source| SwarmError::Io { path: model.to_path_buf(), source })?;
-    let spec = match backend {
-        Backend::Onnx => OnnxPolicy::from_bytes(&bytes, &model.display().to_string(), 0)?.spec(),
-        Backend::Nano => NanoPolicy::new(&bytes, 0)?.spec(),
-    };
-    let sha: [u8; 32] = Sha256::digest(&bytes).into();
-    let msg = ModelMsg { version: WIRE_VERSION, sha256: sha, spec, format: backend.format(), model: &bytes };
-    let mut buf = vec![0u8; ModelMsg::max_encoded_len(bytes.len())];
-    let payload = msg.encode(&mut buf).map_err(|e| SwarmError::Zenoh(e.to_string()))?.to_vec();
-    Ok((payload, sha))
-}
+pub use crate::model_update::model_message;
 
 /// Keeps `payload` (from [`model_message`]) as `swarm`'s model: it is sent
 /// again each time an agent of the swarm comes up (its liveliness token
@@ -116,10 +94,10 @@ pub fn hold_model(
     swarm: &str,
     payload: Vec<u8>,
 ) -> Result<zenoh::pubsub::Subscriber<()>, SwarmError> {
-    let (publisher_session, key) = (session.clone(), model_key(swarm));
+    let (publisher_session, key) = (session.clone(), keys::model(swarm));
     session
         .liveliness()
-        .declare_subscriber(format!("murmur/{swarm}/agent/*"))
+        .declare_subscriber(keys::agent_tokens(swarm))
         .callback(move |sample| {
             if sample.kind() != zenoh::sample::SampleKind::Put {
                 return;
@@ -135,13 +113,6 @@ pub fn hold_model(
 
 fn zenoh_err(what: &str) -> impl Fn(zenoh::Error) -> SwarmError + '_ {
     move |e| SwarmError::Zenoh(format!("{what}: {e}"))
-}
-
-/// The key expressions of agent `id` in `swarm`: (observations, actions,
-/// liveliness token).
-pub fn keys(swarm: &str, id: usize) -> (String, String, String) {
-    let base = format!("murmur/{swarm}/agent/{id}");
-    (format!("{base}/obs"), format!("{base}/act"), base)
 }
 
 /// How a process joins the swarm's Zenoh network.
@@ -191,23 +162,9 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
     Ok(config)
 }
 
-/// The key new models arrive on: `murmur/<swarm>/model`.
-pub fn model_key(swarm: &str) -> String {
-    format!("murmur/{swarm}/model")
-}
-
-impl Backend {
-    fn format(self) -> ModelFormat {
-        match self {
-            Backend::Onnx => ModelFormat::Onnx,
-            Backend::Nano => ModelFormat::Nano,
-        }
-    }
-}
-
 /// Runs the agent until `stop` is set: loads the model, opens the Zenoh
 /// session, declares the liveliness token and answers observations. New
-/// models arriving on [`model_key`] are checked and loaded beside the
+/// models arriving on [`keys::model`] are checked and loaded beside the
 /// running one and take over at the next episode start.
 pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary, SwarmError> {
     let bytes =
@@ -215,12 +172,12 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
     let sha: [u8; 32] = Sha256::digest(&bytes).into();
     let session = zenoh::open(zenoh_config(&options.zenoh)?).wait().map_err(zenoh_err("open"))?;
     let id = options.id;
-    let result = match options.backend {
-        Backend::Onnx => {
+    let result = match options.format {
+        ModelFormat::Onnx => {
             let load = move |model: &[u8]| OnnxPolicy::from_bytes(model, "(received over Zenoh)", id);
             serve(OnnxPolicy::load(&options.model, id)?, sha, load, options, &session, stop)
         }
-        Backend::Nano => {
+        ModelFormat::Nano => {
             // Nano policies read their weights in place: each model's bytes
             // live as long as the process (a swapped-out model, ~100 kB,
             // stays allocated; swaps are rare).
@@ -231,28 +188,6 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
     };
     let _ = session.close().wait();
     result
-}
-
-/// Checks a model message for this agent and loads its policy: the hash,
-/// the format, the file, and that the file's spec is the message's.
-fn receive_model<P: Policy>(
-    payload: &[u8],
-    backend: Backend,
-    load: &dyn Fn(&[u8]) -> Result<P, PolicyError>,
-) -> Result<(P, [u8; 32]), String> {
-    let msg = ModelMsg::decode(payload).map_err(|e| e.to_string())?;
-    let sha: [u8; 32] = Sha256::digest(msg.model).into();
-    if sha != msg.sha256 {
-        return Err("its SHA-256 does not match the model's bytes".into());
-    }
-    if msg.format != backend.format() {
-        return Err(format!("it is a {:?} model, this agent runs {:?}", msg.format, backend.format()));
-    }
-    let policy = load(msg.model).map_err(|e| e.to_string())?;
-    if policy.spec() != msg.spec {
-        return Err(format!("the message says {:?}, the file is {:?}", msg.spec, policy.spec()));
-    }
-    Ok((policy, sha))
 }
 
 fn serve<P: Policy + Send + 'static>(
@@ -266,7 +201,9 @@ fn serve<P: Policy + Send + 'static>(
     let spec = policy.spec();
     // The default actuator: the command is only published.
     let agent = Arc::new(Mutex::new(Agent::new(policy, NoActuator, options.failsafe, sha)?));
-    let (obs_key, act_key, token_key) = keys(&options.swarm, options.id);
+    let (swarm, id) = (options.swarm.as_str(), options.id);
+    let (obs_key, act_key, token_key) =
+        (keys::observation(swarm, id), keys::action(swarm, id), keys::agent_token(swarm, id));
     let publisher = Arc::new(
         session
             .declare_publisher(act_key.clone())
@@ -292,13 +229,11 @@ fn serve<P: Policy + Send + 'static>(
         .map_err(zenoh_err("declare subscriber"))?;
     // Models are listened for before the token announces the agent: a
     // model holder (`hold_model`) answers the token with the swarm's model.
-    let models =
-        session.declare_subscriber(model_key(&options.swarm)).wait().map_err(zenoh_err("declare subscriber"))?;
+    let models = session.declare_subscriber(keys::model(swarm)).wait().map_err(zenoh_err("declare subscriber"))?;
     let _token = session.liveliness().declare_token(token_key).wait().map_err(zenoh_err("declare liveliness token"))?;
     // Models are checked and loaded on a helper thread, beside the running
     // one, so observations keep being answered meanwhile.
-    let load = Arc::new(load);
-    let (loaded_tx, loaded) = std::sync::mpsc::channel::<Result<(P, [u8; 32]), String>>();
+    let updates = ModelUpdates::new(options.format, load);
     log::info!(
         "agent {} of swarm `{}` ready: {} observations, {} actions; listening on {obs_key}",
         options.id,
@@ -312,33 +247,23 @@ fn serve<P: Policy + Send + 'static>(
     while !stop.load(Ordering::Relaxed) {
         match models.recv_timeout(tick) {
             Ok(Some(sample)) => {
-                let payload = sample.payload().to_bytes().into_owned();
-                // A model holder repeats the swarm's model to every agent that
-                // comes up: one this agent runs or waits for is not loaded again.
-                let repeat = ModelMsg::decode(&payload).is_ok_and(|m| lock(&agent).has_model(&m.sha256));
-                if repeat {
+                if !updates.offer(sample.payload().to_bytes().into_owned(), &agent) {
                     log::debug!("a model received again: already running or staged");
-                } else {
-                    let (load, tx, backend) = (load.clone(), loaded_tx.clone(), options.backend);
-                    std::thread::spawn(move || {
-                        let _ = tx.send(receive_model(&payload, backend, load.as_ref()));
-                    });
                 }
             }
             Ok(None) => {}
             Err(e) => return Err(SwarmError::Zenoh(format!("model subscriber closed: {e}"))),
         }
-        if let Ok(result) = loaded.try_recv() {
-            match result.and_then(|(p, sha)| lock(&agent).stage(p, sha).map(|()| sha).map_err(|e| e.to_string())) {
-                Ok(sha) => {
-                    summary.models_staged += 1;
-                    log::info!("new model {} staged: it takes over at the next episode", short_hex(&sha));
-                }
-                Err(why) => {
-                    summary.models_refused += 1;
-                    log::warn!("refused a new model: {why}; the running model stays");
-                }
+        match updates.poll(&agent) {
+            Some(ModelOutcome::Staged(sha)) => {
+                summary.models_staged += 1;
+                log::info!("new model {} staged: it takes over at the next episode", short_hex(&sha));
             }
+            Some(ModelOutcome::Refused(why)) => {
+                summary.models_refused += 1;
+                log::warn!("refused a new model: {why}; the running model stays");
+            }
+            None => {}
         }
         let stale = lock(&agent).on_tick(Instant::now());
         if let Some(msg) = stale {
@@ -348,12 +273,6 @@ fn serve<P: Policy + Send + 'static>(
     summary.observations = observations.load(Ordering::Relaxed);
     summary.errors = lock(&agent).errors();
     Ok(summary)
-}
-
-/// The agent, even if a panic elsewhere poisoned its lock (its state is
-/// updated whole or not at all by each call).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// Encodes and publishes one action message (errors are logged: the

@@ -1,4 +1,4 @@
-//! The swarm's wire messages (DESIGN.md, "Wire"): serde structs encoded
+//! The swarm's wire messages (docs/design.md, "Wire"): serde structs encoded
 //! with postcard into caller-provided buffers, so neither encoding nor
 //! decoding touches the heap. Every message starts with [`WIRE_VERSION`];
 //! decoding checks it before anything else, then rejects trailing bytes,
@@ -12,7 +12,9 @@
 use heapless::Vec as FixedVec;
 use serde::{Deserialize, Serialize};
 
-use crate::spec::ActorSpec;
+#[cfg(doc)]
+use crate::spec::WireDims;
+use crate::spec::{ActorSpec, HasWireDims};
 
 /// Version of the message layouts this crate reads and writes.
 pub const WIRE_VERSION: u16 = 1;
@@ -148,13 +150,46 @@ pub struct ActionMsg {
     pub model_sha256: [u8; 32],
 }
 
-/// The file format of a model on the wire.
+/// The file format of an exported actor: what `murmur export` writes, what
+/// a robot's policy backend runs and what a deployed model declares. The
+/// one spelling of ONNX-or-nano across murmur.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ModelFormat {
-    /// An ONNX actor file (`murmur export --out`).
+    /// An ONNX actor file (`murmur export --out`), run by ONNX Runtime.
     Onnx,
-    /// A nano blob (`murmur export --nano`).
+    /// A nano blob (`murmur export --nano`), run by the pure-Rust policy.
     Nano,
+}
+
+impl ModelFormat {
+    /// Every format, in the order the CLI lists them.
+    pub const ALL: [ModelFormat; 2] = [ModelFormat::Onnx, ModelFormat::Nano];
+
+    /// The name on command lines and in logs: `onnx` or `nano`.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelFormat::Onnx => "onnx",
+            ModelFormat::Nano => "nano",
+        }
+    }
+}
+
+impl core::fmt::Display for ModelFormat {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A name that is not a [`ModelFormat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("unknown model format, expected `onnx` or `nano`")]
+pub struct UnknownModelFormat;
+
+impl core::str::FromStr for ModelFormat {
+    type Err = UnknownModelFormat;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ModelFormat::ALL.into_iter().find(|f| f.name() == s).ok_or(UnknownModelFormat)
+    }
 }
 
 /// Server to robots (`murmur/<swarm>/model`): a new actor for the swarm's
@@ -282,9 +317,11 @@ impl ObservationMsg {
         encode(self, buf, Self::NAME)
     }
 
-    /// Decodes `bytes` and checks it against `spec`: `obs_dim` finite
-    /// observations and `n_actions` mask values that are 0 or 1.
-    pub fn decode(bytes: &[u8], spec: &ActorSpec) -> Result<Self, WireError> {
+    /// Decodes `bytes` and checks it against the team's dimensions (an
+    /// [`ActorSpec`] or [`WireDims`]): `obs_dim` finite observations and
+    /// `n_actions` mask values that are 0 or 1.
+    pub fn decode(bytes: &[u8], dims: &impl HasWireDims) -> Result<Self, WireError> {
+        let spec = dims.wire_dims();
         let msg: Self = decode(bytes, Self::NAME)?;
         check_len(Self::NAME, "obs", msg.obs.len(), spec.obs_dim)?;
         check_len(Self::NAME, "avail", msg.avail.len(), spec.n_actions)?;
@@ -312,9 +349,11 @@ impl ActionMsg {
         encode(self, buf, Self::NAME)
     }
 
-    /// Decodes `bytes` and checks it against `spec`: an action below
-    /// `n_actions` and, unless empty, `n_actions` probabilities in [0, 1].
-    pub fn decode(bytes: &[u8], spec: &ActorSpec) -> Result<Self, WireError> {
+    /// Decodes `bytes` and checks it against the team's dimensions (an
+    /// [`ActorSpec`] or [`WireDims`]): an action below `n_actions` and,
+    /// unless empty, `n_actions` probabilities in [0, 1].
+    pub fn decode(bytes: &[u8], dims: &impl HasWireDims) -> Result<Self, WireError> {
+        let spec = dims.wire_dims();
         let msg: Self = decode(bytes, Self::NAME)?;
         if usize::from(msg.action) >= spec.n_actions {
             return Err(WireError::ActionOutOfRange {

@@ -7,18 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use murmur::runtime::agent::AgentConfig;
-use murmur::runtime::swarm::{self, Backend, SwarmAgentOptions};
+use murmur::runtime::swarm::{self, SwarmAgentOptions};
+use murmur::runtime::ModelFormat;
 
 use super::network::{stop_on_signal, ZenohArgs};
-
-/// Which policy implementation runs the model.
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum BackendArg {
-    /// ONNX file through ONNX Runtime.
-    Onnx,
-    /// Nano blob through the pure-Rust policy.
-    Nano,
-}
 
 /// Arguments of `murmur agent`.
 #[derive(Debug, clap::Args)]
@@ -32,9 +24,10 @@ pub struct AgentArgs {
     /// This robot's agent index.
     #[arg(long)]
     pub id: usize,
-    /// Policy implementation.
-    #[arg(long, value_enum, default_value_t = BackendArg::Onnx)]
-    pub backend: BackendArg,
+    /// The model's format, which picks the policy implementation: onnx
+    /// (ONNX Runtime) or nano (pure Rust).
+    #[arg(long, default_value_t = ModelFormat::Onnx)]
+    pub backend: ModelFormat,
     #[command(flatten)]
     pub zenoh: ZenohArgs,
     /// Milliseconds without an observation before the safe action is sent.
@@ -53,10 +46,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.stale_after >= 1, "--stale-after must be at least 1 ms");
     let options = SwarmAgentOptions {
         model: args.model,
-        backend: match args.backend {
-            BackendArg::Onnx => Backend::Onnx,
-            BackendArg::Nano => Backend::Nano,
-        },
+        format: args.backend,
         swarm: args.swarm,
         id: args.id,
         zenoh: args.zenoh.options(),

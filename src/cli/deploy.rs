@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use murmur::runtime::agent::hex;
-use murmur::runtime::swarm::{self, Backend};
+use murmur::runtime::ModelFormat;
+use murmur::runtime::{keys, swarm};
 use zenoh::Wait;
 
-use super::agent::BackendArg;
 use super::network::{stop_on_signal, ZenohArgs};
 
 /// Arguments of `murmur deploy`.
@@ -25,8 +25,8 @@ pub struct DeployArgs {
     #[arg(long)]
     pub swarm: String,
     /// The agents' policy implementation (the model's format).
-    #[arg(long, value_enum, default_value_t = BackendArg::Onnx)]
-    pub backend: BackendArg,
+    #[arg(long, default_value_t = ModelFormat::Onnx)]
+    pub backend: ModelFormat,
     /// Seconds to wait for the swarm's agents before sending.
     #[arg(long, default_value_t = 10)]
     pub wait: u64,
@@ -44,7 +44,7 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.model.is_file(), "--model {}: no such file", args.model.display());
     let config = swarm::zenoh_config(&args.zenoh.options())?;
     let session = zenoh::open(config).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
-    let tokens = format!("murmur/{}/agent/*", args.swarm);
+    let tokens = keys::agent_tokens(&args.swarm);
     let deadline = Instant::now() + Duration::from_secs(args.wait);
     let agents = loop {
         let replies = session
@@ -65,16 +65,13 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         args.swarm,
         args.wait
     );
-    let backend = match args.backend {
-        BackendArg::Onnx => Backend::Onnx,
-        BackendArg::Nano => Backend::Nano,
-    };
+    let backend = args.backend;
     let cannot_send = || format!("cannot send {}", args.model.display());
     let (payload, sha) = swarm::model_message(&args.model, backend).with_context(cannot_send)?;
     // Held before the send, so no agent coming up in between is missed
     // (one that gets both ignores the repeat).
     let holder = if args.hold { Some(swarm::hold_model(&session, &args.swarm, payload.clone())?) } else { None };
-    session.put(swarm::model_key(&args.swarm), payload).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
+    session.put(keys::model(&args.swarm), payload).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
     println!(
         "sent {} (sha256 {}) to the {agents} agent(s) of swarm `{}`; they switch at their next episode start",
         args.model.display(),

@@ -27,9 +27,9 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.sequences >= 1, "--sequences must be at least 1");
     let checkpoint = murmur::export::resolve_checkpoint(&args.run, args.checkpoint.as_deref())?;
     let settings = murmur::export::VerifySettings { sequences: args.sequences, ..Default::default() };
-    let mut outputs = vec![(murmur::export::Format::Onnx, args.out.clone())];
+    let mut outputs = vec![(murmur::export::ModelFormat::Onnx, args.out.clone())];
     if let Some(nano) = &args.nano {
-        outputs.push((murmur::export::Format::Nano, nano.clone()));
+        outputs.push((murmur::export::ModelFormat::Nano, nano.clone()));
     }
     for (format, out) in outputs {
         let report = murmur::export::export(&checkpoint, &out, format, settings)?;

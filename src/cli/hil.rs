@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
+use murmur::runtime::ModelFormat;
 use murmur_train::config::{Config, EnvConfig};
 
-use super::agent::BackendArg;
 use super::network::{stop_on_signal, ZenohArgs};
 
 /// Step pacing.
@@ -64,8 +64,8 @@ pub struct HilArgs {
     #[arg(long, requires = "spawn_agents")]
     pub model: Option<PathBuf>,
     /// Policy implementation of the spawned agents.
-    #[arg(long, value_enum, default_value_t = BackendArg::Onnx)]
-    pub backend: BackendArg,
+    #[arg(long, default_value_t = ModelFormat::Onnx)]
+    pub backend: ModelFormat,
     /// The action applied for robots without a usable answer.
     #[arg(long, default_value_t = 0)]
     pub safe_action: usize,
@@ -100,10 +100,7 @@ fn describe(args: &HilArgs) -> anyhow::Result<HilRun> {
             Some(SpawnAgents {
                 exe: std::env::current_exe().context("cannot find the murmur executable")?,
                 model: model.clone(),
-                backend: match args.backend {
-                    BackendArg::Onnx => "onnx".into(),
-                    BackendArg::Nano => "nano".into(),
-                },
+                format: args.backend,
                 stale_after_ms: 500,
             })
         }

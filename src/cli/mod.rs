@@ -5,6 +5,7 @@ mod deploy;
 mod eval;
 mod export;
 mod hil;
+mod learners;
 mod network;
 mod plot;
 mod quickstart;
@@ -28,6 +29,8 @@ pub struct Cli {
 enum Command {
     /// Train a team from a config; writes a run directory.
     Train(train::TrainArgs),
+    /// List the learners (the `learner` key of a config) and their papers.
+    Learners(learners::LearnersArgs),
     /// Evaluate a run's latest checkpoint.
     Eval(eval::EvalArgs),
     /// Run one robot's actor on the swarm over Zenoh.
@@ -50,6 +53,7 @@ enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(a) => train::run(a),
+        Command::Learners(a) => learners::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Export(a) => export::run(a),
         Command::Agent(a) => agent::run(a),

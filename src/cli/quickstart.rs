@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use murmur::export::{export, Format, VerifySettings};
+use murmur::export::{export, ModelFormat, VerifySettings};
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::swarm::ZenohOptions;
@@ -77,7 +77,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     println!("\n[2/4] exporting the actor (verified against the trained network)");
     let ckpt = checkpoint::latest(&out.join("checkpoints"))?.context("training wrote no checkpoint")?;
     let model = out.join("actor.onnx");
-    let report = export(&ckpt, &model, Format::Onnx, VerifySettings::default())?;
+    let report = export(&ckpt, &model, ModelFormat::Onnx, VerifySettings::default())?;
     let v = report.verification;
     println!(
         "  {} ({} bytes): max |probs diff| {:.1e} over {} steps against the trained actor",
@@ -107,7 +107,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         spawn: Some(SpawnAgents {
             exe: std::env::current_exe().context("cannot find the murmur executable")?,
             model: model.clone(),
-            backend: "onnx".into(),
+            format: ModelFormat::Onnx,
             stale_after_ms: 1000,
         }),
         zenoh: ZenohOptions::default(),

@@ -1,4 +1,4 @@
-//! The parameter-shared recurrent actor (algorithms.md section 0): one
+//! The parameter-shared recurrent actor (docs/algorithms.md section 0): one
 //! network serves every agent; this is what gets exported to robots.
 //!
 //! `x_i -> [LayerNorm] -> Linear(in, H) -> ReLU -> GRUCell(H, H) -> Linear(H, A)`

@@ -20,7 +20,9 @@ use sha2::{Digest, Sha256};
 use tch::nn;
 
 use crate::actor::{Actor, ActorOptions};
+use crate::critic::target::{LEGACY_TARGET_CHECKPOINTS, TARGET_CHECKPOINT};
 use crate::fsio;
+use crate::CheckpointProblem;
 use crate::{Error, Result};
 
 /// Version of the checkpoint layout this crate writes and reads.
@@ -97,7 +99,7 @@ pub fn save(
     for (name, store) in stores {
         let file = format!("{name}.safetensors");
         let path = tmp.join(&file);
-        store.save(&path).map_err(|e| Error::Checkpoint { path: path.clone(), msg: e.to_string() })?;
+        store.save(&path).map_err(|e| Error::checkpoint(&path, CheckpointProblem::Tensors(e)))?;
         fsio::sync_file(&path)?;
         meta.sha256.insert(file, sha256_file(&path)?);
     }
@@ -125,46 +127,53 @@ pub fn latest(root: &Path) -> Result<Option<PathBuf>> {
 /// Reads and checks a checkpoint's sidecar, verifying every file's hash.
 pub fn read_meta(dir: &Path) -> Result<CheckpointMeta> {
     let path = dir.join("checkpoint.json");
-    let bad = |msg: String| Error::Checkpoint { path: path.clone(), msg };
-    let text = fs::read_to_string(&path).map_err(|e| bad(format!("cannot read: {e}")))?;
-    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| bad(format!("malformed sidecar: {e}")))?;
+    let bad = |problem| Error::checkpoint(&path, problem);
+    let text = fs::read_to_string(&path).map_err(|e| bad(CheckpointProblem::Unreadable(e)))?;
+    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| bad(CheckpointProblem::Sidecar(e)))?;
     if meta.format_version != FORMAT_VERSION {
-        return Err(bad(format!("format version {}, this murmur reads {FORMAT_VERSION}", meta.format_version)));
+        return Err(bad(CheckpointProblem::Version { got: meta.format_version, reads: FORMAT_VERSION }));
     }
     for (file, want) in &meta.sha256 {
         let got = sha256_file(&dir.join(file))?;
         if &got != want {
-            return Err(Error::Checkpoint {
-                path: dir.join(file),
-                msg: format!("SHA-256 {got} does not match the sidecar's {want}: the file is corrupt or was replaced"),
-            });
+            return Err(Error::checkpoint(dir.join(file), CheckpointProblem::Hash { got, want: want.clone() }));
         }
     }
     Ok(meta)
 }
 
+/// The file of store `name` in checkpoint `dir`: `<name>.safetensors`, or,
+/// for a target network of a checkpoint written before target networks
+/// shared one name, the file under its older name.
+pub fn store_path(dir: &Path, name: &str) -> PathBuf {
+    let path = dir.join(format!("{name}.safetensors"));
+    if name == TARGET_CHECKPOINT && !path.exists() {
+        for legacy in LEGACY_TARGET_CHECKPOINTS {
+            let old = dir.join(format!("{legacy}.safetensors"));
+            if old.exists() {
+                return old;
+            }
+        }
+    }
+    path
+}
+
 /// Loads `file` into `store`, requiring exactly the same tensor names and
 /// shapes (a clear error instead of libtorch's on a mismatch).
 pub fn load_store(file: &Path, store: &mut nn::VarStore) -> Result<()> {
-    let bad = |msg: String| Error::Checkpoint { path: file.to_path_buf(), msg };
-    let saved: BTreeMap<String, tch::Tensor> = tch::Tensor::read_safetensors(file)
-        .map_err(|e| bad(format!("unreadable safetensors: {e}")))?
-        .into_iter()
-        .collect();
+    let bad = |problem| Error::checkpoint(file, problem);
+    let saved: BTreeMap<String, tch::Tensor> =
+        tch::Tensor::read_safetensors(file).map_err(|e| bad(CheckpointProblem::Tensors(e)))?.into_iter().collect();
     // Sorted, so the first mismatch reported is the same every run.
     let mut vars: BTreeMap<String, tch::Tensor> = store.variables().into_iter().collect();
     for (name, var) in &vars {
-        let src = saved.get(name).ok_or_else(|| bad(format!("tensor `{name}` is missing")))?;
+        let src = saved.get(name).ok_or_else(|| bad(CheckpointProblem::MissingTensor(name.clone())))?;
         if src.size() != var.size() {
-            return Err(bad(format!(
-                "tensor `{name}` has shape {:?}, the network built from the config expects {:?} (was the checkpoint made with another config?)",
-                src.size(),
-                var.size()
-            )));
+            return Err(bad(CheckpointProblem::Shape { name: name.clone(), got: src.size(), want: var.size() }));
         }
     }
     if let Some(extra) = saved.keys().find(|k| !vars.contains_key(*k)) {
-        return Err(bad(format!("unexpected tensor `{extra}`: the checkpoint is of another network")));
+        return Err(bad(CheckpointProblem::UnexpectedTensor(extra.clone())));
     }
     tch::no_grad(|| {
         for (name, var) in vars.iter_mut() {
@@ -178,7 +187,7 @@ pub fn load_store(file: &Path, store: &mut nn::VarStore) -> Result<()> {
 /// network and the verified sidecar.
 pub fn load_actor(dir: &Path) -> Result<(nn::VarStore, Actor, CheckpointMeta)> {
     let meta = read_meta(dir)?;
-    meta.spec.validate().map_err(|e| Error::Checkpoint { path: dir.join("checkpoint.json"), msg: e.to_string() })?;
+    meta.spec.validate().map_err(|e| Error::checkpoint(dir.join("checkpoint.json"), e.into()))?;
     let mut vs = nn::VarStore::new(tch::Device::Cpu);
     let actor = Actor::new(&vs.root(), meta.spec, meta.actor_options);
     load_store(&dir.join("actor.safetensors"), &mut vs)?;

@@ -25,4 +25,4 @@ pub mod metrics;
 pub mod rollout;
 pub mod trainer;
 
-pub use error::{Error, Result};
+pub use error::{CheckpointProblem, Error, Result, RunDirProblem};

@@ -27,6 +27,7 @@ use crate::learner::{self, CriticReadout, Learner, UpdateStats};
 use crate::metrics::{self, MetricsWriter};
 use crate::rollout::{ActionSelection, Rollout};
 use crate::{device, fsio, Error, Result};
+use crate::{CheckpointProblem, RunDirProblem};
 
 /// Builds one environment of the team's task.
 pub type EnvFactory = Box<dyn Fn() -> Box<dyn Environment> + Send>;
@@ -156,17 +157,12 @@ impl Trainer {
         let metrics_path = dir.join("metrics.csv");
         if resume {
             let ckpts = dir.join("checkpoints");
-            let latest = checkpoint::latest(&ckpts)?.ok_or_else(|| Error::Checkpoint {
-                path: ckpts.clone(),
-                msg: "no checkpoint to resume from (checkpoints/latest is missing)".into(),
-            })?;
+            let latest = checkpoint::latest(&ckpts)?
+                .ok_or_else(|| Error::RunDir { path: dir.to_path_buf(), problem: RunDirProblem::NothingToResume })?;
             self.load_checkpoint(&latest)?;
             metrics::truncate_after(&metrics_path, self.progress.env_steps)?;
         } else if metrics_path.exists() {
-            return Err(Error::Config(format!(
-                "run directory {} already holds a run: pass --resume to continue it, or choose another --out",
-                dir.display()
-            )));
+            return Err(Error::RunDir { path: dir.to_path_buf(), problem: RunDirProblem::HoldsARun });
         }
         fsio::write_atomic(&dir.join("config.toml"), self.cfg.to_toml().as_bytes())?;
         self.run = Some(RunDir { root: dir.to_path_buf(), metrics: MetricsWriter::open(&metrics_path)? });
@@ -254,8 +250,7 @@ impl Trainer {
 
     /// Saves a checkpoint into the run directory; returns its path.
     pub fn save_checkpoint(&self) -> Result<PathBuf> {
-        let run =
-            self.run.as_ref().ok_or_else(|| Error::Config("no run directory attached: nowhere to save".into()))?;
+        let run = self.run.as_ref().ok_or(Error::NoRunDir)?;
         checkpoint::save(&run.root.join("checkpoints"), &self.actor_vs, &self.learner.var_stores(), self.meta())
     }
 
@@ -274,20 +269,17 @@ impl Trainer {
     /// refusing one made for other dimensions.
     pub fn load_checkpoint(&mut self, dir: &Path) -> Result<CheckpointMeta> {
         let meta = checkpoint::read_meta(dir)?;
-        let bad = |msg: String| Error::Checkpoint { path: dir.to_path_buf(), msg };
+        let bad = |problem| Error::checkpoint(dir, problem);
         if meta.spec != self.actor.spec() {
-            return Err(bad(format!("made for actor {:?}, the config builds {:?}", meta.spec, self.actor.spec())));
+            return Err(bad(CheckpointProblem::OtherActor { found: meta.spec, config: self.actor.spec() }));
         }
         if meta.learner != self.learner.name() {
-            return Err(bad(format!(
-                "made by learner `{}`, the config asks for `{}`",
-                meta.learner,
-                self.learner.name()
-            )));
+            let config = self.learner.name().to_string();
+            return Err(bad(CheckpointProblem::OtherLearner { found: meta.learner.clone(), config }));
         }
         checkpoint::load_store(&dir.join("actor.safetensors"), &mut self.actor_vs)?;
         for (name, store) in self.learner.var_stores_mut() {
-            checkpoint::load_store(&dir.join(format!("{name}.safetensors")), store)?;
+            checkpoint::load_store(&checkpoint::store_path(dir, name), store)?;
         }
         self.progress.env_steps = meta.env_steps;
         // A resumed run must not replay the episodes it started with.

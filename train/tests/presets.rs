@@ -2,6 +2,7 @@
 //! subdirectories) parses, validates and builds its environment.
 
 use murmur_train::config::Config;
+use murmur_train::learner::LEARNERS;
 
 /// Loads every `<learner>_<simulator>.toml` directly under `configs/<sub>`
 /// and returns their stems, sorted.
@@ -30,11 +31,12 @@ fn every_preset_loads_and_matches_its_file_name() {
     let seen = presets("");
     // One preset per learner and simulator.
     let mut expected = vec![];
-    for learner in ["coma", "lica", "maca", "mae", "mappo", "seca"] {
+    for learner in LEARNERS {
         for env in ["junction", "predator_prey", "spread"] {
-            expected.push(format!("{learner}_{env}"));
+            expected.push(format!("{}_{env}", learner.name));
         }
     }
+    expected.sort();
     assert_eq!(seen, expected);
 }
 

@@ -1,7 +1,12 @@
 //! Run configuration: one TOML file per (learner, environment) preset, as
 //! PyMARL/EPyMARL users know them. Every hyperparameter of
-//! ../shared/specs/algorithms.md has a key and its default; unknown keys are
-//! errors naming the key. `--set a.b=value` overrides apply before checks.
+//! docs/algorithms.md has a key and its default; unknown keys are errors
+//! naming the key. `--set a.b=value` overrides apply before checks.
+//!
+//! `learner` names a row of [`LEARNERS`]; that learner's table (`[mappo]`
+//! below) is parsed by the learner's own config type. Run directories of
+//! older murmur versions hold every learner's table: the tables of learners
+//! that did not run are ignored.
 //!
 //! ```toml
 //! learner = "mappo"
@@ -20,40 +25,8 @@ use serde::{Deserialize, Serialize};
 use crate::env::{Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig};
 use crate::{Error, Result};
 
-mod learners;
-pub use learners::*;
-
-/// Which learner trains the team.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LearnerKind {
-    /// Counterfactual multi-agent policy gradients (Foerster et al. 2018).
-    Coma,
-    /// Multi-agent PPO with a centralised value function (Yu et al. 2022).
-    Mappo,
-    /// Learning implicit credit assignment (Zhou, Liu et al. 2020).
-    Lica,
-    /// Sequential credit assignment.
-    Seca,
-    /// Marginal advantage estimation.
-    Mae,
-    /// Multi-level advantage credit assignment.
-    Maca,
-}
-
-impl LearnerKind {
-    /// The name used in configs, files and logs.
-    pub fn name(self) -> &'static str {
-        match self {
-            LearnerKind::Coma => "coma",
-            LearnerKind::Mappo => "mappo",
-            LearnerKind::Lica => "lica",
-            LearnerKind::Seca => "seca",
-            LearnerKind::Mae => "mae",
-            LearnerKind::Maca => "maca",
-        }
-    }
-}
+use crate::learner::registry;
+pub use crate::learner::{LearnerChoice, LEARNERS};
 
 /// Where tensors live during training.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -135,8 +108,11 @@ impl EnvConfig {
         for o in overrides {
             apply_override(&mut table, o.trim().strip_prefix("env.").unwrap_or(o))?;
         }
-        let cfg = EnvConfig::deserialize(toml::Value::Table(table))
-            .map_err(|e| Error::Config(format!("environment `{name}`: {}", one_line(e.message()))))?;
+        let cfg = EnvConfig::deserialize(toml::Value::Table(table)).map_err(|e| Error::ConfigSyntax {
+            origin: format!("environment `{name}`"),
+            at: None,
+            message: one_line(e.message()),
+        })?;
         cfg.validate()?;
         Ok(cfg)
     }
@@ -157,7 +133,7 @@ impl EnvConfig {
     }
 }
 
-/// The shared recurrent actor (algorithms.md section 0).
+/// The shared recurrent actor (docs/algorithms.md section 0).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ActorConfig {
@@ -179,8 +155,11 @@ impl Default for ActorConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
-    /// Which learner trains the team.
-    pub learner: LearnerKind,
+    /// Which learner trains the team, with its settings (the `learner` key
+    /// and the learner's own table; (de)serialised by [`Config::parse`] and
+    /// [`Config::to_toml`], not by serde).
+    #[serde(skip)]
+    pub learner: LearnerChoice,
     /// Training budget in environment steps (one step = all agents act once).
     #[serde(default = "defaults::t_max")]
     pub t_max: u64,
@@ -208,24 +187,6 @@ pub struct Config {
     /// The shared actor network.
     #[serde(default)]
     pub actor: ActorConfig,
-    /// COMA's settings (used when `learner = "coma"`).
-    #[serde(default)]
-    pub coma: ComaConfig,
-    /// MAPPO's settings (used when `learner = "mappo"`).
-    #[serde(default)]
-    pub mappo: MappoConfig,
-    /// LICA's settings (used when `learner = "lica"`).
-    #[serde(default)]
-    pub lica: LicaConfig,
-    /// SeCA's settings (used when `learner = "seca"`).
-    #[serde(default)]
-    pub seca: SecaConfig,
-    /// MAE's settings (used when `learner = "mae"`).
-    #[serde(default)]
-    pub mae: MaeConfig,
-    /// MACA's settings (used when `learner = "maca"`).
-    #[serde(default)]
-    pub maca: MacaConfig,
 }
 
 mod defaults {
@@ -254,8 +215,8 @@ impl Config {
     /// values; a bare word is taken as a string), resolves learner-dependent
     /// defaults and validates every value.
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Error::Config(format!("cannot read config {}: {e}", path.display())))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| Error::ConfigRead { path: path.to_path_buf(), source })?;
         Self::parse(&text, &path.display().to_string(), overrides)
     }
 
@@ -265,27 +226,48 @@ impl Config {
         for o in overrides {
             apply_override(&mut table, o)?;
         }
-        let mut cfg: Config = Config::deserialize(toml::Value::Table(table)).map_err(|e| {
-            let what = if overrides.is_empty() { origin.to_string() } else { format!("{origin} (with --set)") };
-            Error::Config(format!("config {what}: {}", one_line(e.message())))
-        })?;
+        let what = if overrides.is_empty() { origin.to_string() } else { format!("{origin} (with --set)") };
+        let bad = |message: String| Error::ConfigSyntax { origin: what.clone(), at: None, message };
+        let kind = match table.remove("learner") {
+            None => return Err(bad("missing field `learner`".into())),
+            Some(toml::Value::String(name)) => registry::find(&name).ok_or_else(|| Error::UnknownLearner {
+                origin: what.clone(),
+                name: name.clone(),
+                known: registry::names(),
+            })?,
+            Some(other) => return Err(bad(format!("`learner` must be a string, got {}", other.type_str()))),
+        };
+        let own = table.remove(kind.name).unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        // Older run directories hold every learner's table.
+        for other in LEARNERS {
+            table.remove(other.name);
+        }
+        let learner = kind.parse(own).map_err(|e| bad(format!("[{}]: {}", kind.name, one_line(e.message()))))?;
+        let mut cfg = Config::deserialize(toml::Value::Table(table)).map_err(|e| bad(one_line(e.message())))?;
+        cfg.learner = LearnerChoice::from_box(learner);
         cfg.resolve();
         cfg.validate()?;
         Ok(cfg)
     }
 
-    /// The config as TOML, with every default written out.
+    /// The config as TOML, with every default written out: the learner
+    /// that runs and its table, no other learner's.
     pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).expect("a Config always serialises")
+        let name = self.learner.name();
+        let mut own = toml::Table::new();
+        own.insert(name.to_string(), toml::Value::Table(self.learner.config().to_toml()));
+        let run = toml::to_string_pretty(self).expect("a Config always serialises");
+        let own = toml::to_string_pretty(&own).expect("a learner table always serialises");
+        format!("learner = \"{name}\"\n{run}\n{own}")
     }
 
-    /// Fills in the learner-dependent defaults (MAPPO and MACA, built on it:
-    /// input LayerNorm and orthogonal init), so the written config says what
-    /// ran.
+    /// Fills in the learner-dependent defaults of the actor (see
+    /// [`LearnerConfig::actor_defaults`](crate::learner::LearnerConfig::actor_defaults)),
+    /// so the written config says what ran.
     fn resolve(&mut self) {
-        let mappo = matches!(self.learner, LearnerKind::Mappo | LearnerKind::Maca);
-        self.actor.input_layer_norm.get_or_insert(mappo);
-        self.actor.orthogonal_init.get_or_insert(mappo);
+        let defaults = self.learner.config().actor_defaults();
+        self.actor.input_layer_norm.get_or_insert(defaults.input_layer_norm);
+        self.actor.orthogonal_init.get_or_insert(defaults.orthogonal_init);
     }
 
     /// Checks every value a learner would choke on.
@@ -295,12 +277,7 @@ impl Config {
         check(self.actor.hidden >= 1, "actor.hidden", "at least 1", self.actor.hidden)?;
         check(self.eval_episodes >= 1, "eval_episodes", "at least 1", self.eval_episodes)?;
         self.env.validate()?;
-        self.coma.validate()?;
-        self.mappo.validate(self.batch_episodes)?;
-        self.lica.validate()?;
-        self.seca.validate()?;
-        self.mae.validate(self.batch_episodes)?;
-        self.maca.validate(self.batch_episodes)
+        self.learner.config().validate(self.batch_episodes)
     }
 }
 
@@ -308,7 +285,7 @@ pub(crate) fn check(ok: bool, key: &str, expected: &str, got: impl std::fmt::Dis
     if ok {
         Ok(())
     } else {
-        Err(Error::Config(format!("config: `{key}` must be {expected}, got {got}")))
+        Err(Error::ConfigValue { key: key.to_string(), expected: expected.to_string(), got: got.to_string() })
     }
 }
 
@@ -320,18 +297,15 @@ pub(crate) fn unit(key: &str, v: f64) -> Result<()> {
     check((0.0..=1.0).contains(&v), key, "within [0, 1]", v)
 }
 
-/// One line: `file:line:column: message`.
+/// The parser's error with its line and column in `text`.
 fn toml_error(origin: &str, text: &str, e: &toml::de::Error) -> Error {
-    let at = e
-        .span()
-        .map(|s| {
-            let before = &text[..s.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
-            format!(":{line}:{col}")
-        })
-        .unwrap_or_default();
-    Error::Config(format!("config {origin}{at}: {}", one_line(e.message())))
+    let at = e.span().map(|s| {
+        let before = &text[..s.start.min(text.len())];
+        let line = before.matches('\n').count() + 1;
+        let col = before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1;
+        (line, col)
+    });
+    Error::ConfigSyntax { origin: origin.to_string(), at, message: one_line(e.message()) }
 }
 
 /// Joins a multi-line parser message into one line.
@@ -341,7 +315,7 @@ fn one_line(msg: &str) -> String {
 
 /// Sets `a.b.c=value` in `table`, creating tables on the way.
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<()> {
-    let bad = |why: &str| Error::Config(format!("--set {item}: {why}"));
+    let bad = |why: &str| Error::Override { item: item.to_string(), why: why.to_string() };
     let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected key=value"))?;
     let key = key.trim();
     let value = parse_value(raw.trim());
@@ -367,6 +341,7 @@ fn parse_value(raw: &str) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::learner::{ComaConfig, MappoConfig};
 
     fn parse(text: &str, overrides: &[&str]) -> Result<Config> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
@@ -376,12 +351,15 @@ mod tests {
     #[test]
     fn defaults_follow_the_spec() {
         let c = parse("learner = \"mappo\"", &[]).unwrap();
-        assert_eq!((c.mappo.lr, c.mappo.clip, c.mappo.epochs), (7e-4, 0.2, 10));
-        assert_eq!((c.coma.td_lambda, c.coma.target_update_interval), (0.8, 200));
+        let mappo = c.learner.get::<MappoConfig>().unwrap();
+        assert_eq!((mappo.lr, mappo.clip, mappo.epochs), (7e-4, 0.2, 10));
         assert_eq!(c.env, EnvConfig::Spread(SpreadConfig::default()));
         assert_eq!(c.actor.input_layer_norm, Some(true));
         let c = parse("learner = \"coma\"", &[]).unwrap();
+        let coma = c.learner.get::<ComaConfig>().unwrap();
+        assert_eq!((coma.td_lambda, coma.target_update_interval), (0.8, 200));
         assert_eq!(c.actor.orthogonal_init, Some(false));
+        assert!(c.learner.get::<MappoConfig>().is_none());
     }
 
     #[test]
@@ -391,12 +369,26 @@ mod tests {
             &["env.n_agents=4", "mappo.lr=1e-3", "device=cpu", "t_max=1000"],
         )
         .unwrap();
-        assert_eq!(c.mappo.lr, 1e-3);
+        assert_eq!(c.learner.get::<MappoConfig>().unwrap().lr, 1e-3);
         assert_eq!(c.device, DeviceChoice::Cpu);
         assert_eq!(c.t_max, 1000);
         let EnvConfig::Spread(s) = &c.env else { panic!("not spread") };
         assert_eq!(s.n_agents, 4);
         assert_eq!(parse(&c.to_toml(), &[]).unwrap(), c);
+    }
+
+    #[test]
+    fn written_configs_hold_only_the_learner_that_ran_and_old_ones_still_load() {
+        let c = parse("learner = \"lica\"\n[lica.critic]\nembed = 32\n", &[]).unwrap();
+        let written = c.to_toml();
+        let table: toml::Table = toml::from_str(&written).unwrap();
+        let learner_tables: Vec<&str> = LEARNERS.iter().map(|k| k.name).filter(|n| table.contains_key(*n)).collect();
+        assert_eq!(learner_tables, ["lica"], "{written}");
+        assert!(written.starts_with("learner = \"lica\"\n"), "{written}");
+        assert_eq!(parse(&written, &[]).unwrap(), c);
+        // An older run directory's config.toml: every learner's table.
+        let old = format!("{written}\n[coma]\nlr_actor = 0.1\n[mappo]\nlr = 0.5\n[maca]\nclip = 0.3\n");
+        assert_eq!(parse(&old, &[]).unwrap(), c);
     }
 
     #[test]
@@ -406,7 +398,9 @@ mod tests {
             ("learner = \"mappo\"\n[mappo]\nlr = -1.0", &[], "`mappo.lr` must be a positive number, got -1"),
             ("learner = \"mappo\"\n[mappo]\nepochs = \"ten\"", &[], "invalid type"),
             ("learner = \"mappo\"\n[env]\nname = \"spread\"\nn_agents = 0", &[], "`env.n_agents` must be at least 2"),
-            ("learner = \"qmix\"", &[], "unknown variant `qmix`"),
+            ("learner = \"qmix\"", &[], "unknown learner `qmix`, expected one of coma, mappo"),
+            ("learner = \"mappo\"\n[mappo]\nlr_actor = 1", &[], "[mappo]: unknown field `lr_actor`"),
+            ("learner = 3", &[], "`learner` must be a string"),
             ("learner = \"mappo\"\n[env]\nname = \"spread\"\nwidth = 3", &[], "unknown field `width`"),
             ("learner = [", &[], "test.toml:1:"),
             ("learner = \"mappo\"", &["mappo.lr"], "expected key=value"),

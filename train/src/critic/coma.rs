@@ -1,11 +1,15 @@
-//! COMA's centralised critic Q_i(s, (., u_-i)) (algorithms.md section 1):
+//! COMA's centralised critic Q_i(s, (., u_-i)) (docs/algorithms.md section 1):
 //! for agent i, the values of each of its A actions with everyone else's
 //! actions held fixed.
 
-use tch::nn::{self, Module};
+use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Kind, Tensor};
 
+use super::td::{TdCritic, TdSettings};
 use crate::buffer::EpisodeBatch;
+use crate::env::batch::Dims;
+use crate::learner::{taken, CriticReadout};
+use crate::Result;
 
 /// Input features per agent and step:
 /// `[s, o_i, one_hot(u) with agent i's slot zeroed (nA), one_hot(u_{t-1}) (nA; zeros at t = 0), one_hot(i) (n)]`.
@@ -68,6 +72,51 @@ impl ComaCritic {
     pub fn forward(&self, x: &Tensor) -> Tensor {
         self.out.forward(&self.fc2.forward(&self.fc1.forward(x).relu()).relu())
     }
+}
+
+/// COMA's critic Q_i(s, (., u_-i)) and its target (COMA and MAE).
+pub(crate) fn coma_critic(
+    dims: Dims,
+    hidden: usize,
+    device: tch::Device,
+    opt: impl OptimizerConfig,
+    lr: f64,
+    settings: TdSettings,
+) -> Result<TdCritic<ComaCritic>> {
+    let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
+    let build = |p: &nn::Path| ComaCritic::new(p, input, hidden, dims.n_actions);
+    TdCritic::new(device, build, opt, lr, settings)
+}
+
+/// Trains a COMA critic on the batch's taken actions with TD(lambda),
+/// backwards through time; `features` from [`ComaInputs::build`]. Returns
+/// the mean loss.
+pub(crate) fn train_coma_critic(
+    critic: &mut TdCritic<ComaCritic>,
+    batch: &EpisodeBatch,
+    features: &Tensor,
+) -> Result<f64> {
+    let g = tch::no_grad(|| taken(&critic.target.net.forward(features), &batch.actions));
+    let targets = critic.targets(batch, &g);
+    critic.train_backwards(batch, &targets, |net, t| taken(&net.forward(&features.get(t)), &batch.actions.get(t)))
+}
+
+/// COMA's counterfactual advantage `Q(s, u)[u_i] - sum_a pi_i(a) Q(s, (a, u_-i))`:
+/// `q` `[.., A]` (agent i's action values with the others' actions held),
+/// `pi` `[.., A]`, `actions` `[..]` -> `[..]`.
+pub(crate) fn counterfactual_advantage(q: &Tensor, pi: &Tensor, actions: &Tensor) -> Tensor {
+    taken(q, actions) - (pi * q).sum_dim_intlist(-1, false, Kind::Float)
+}
+
+/// The readout of a COMA critic (COMA and MAE): Q of the taken joint action
+/// and the counterfactual advantage under the batch's probabilities.
+pub(crate) fn coma_readout(critic: &ComaCritic, batch: &EpisodeBatch, n_actions: i64) -> CriticReadout {
+    tch::no_grad(|| {
+        let q = critic.forward(&ComaInputs::build(batch, n_actions)); // [T+1, B, n, A]
+        let value = taken(&q, &batch.actions).mean_dim(-1, false, Kind::Float);
+        let advantage = counterfactual_advantage(&q, &batch.probs, &batch.actions);
+        CriticReadout { value, advantage: Some(advantage) }
+    })
 }
 
 #[cfg(test)]

@@ -1,12 +1,20 @@
-//! The hypernetwork mixing critic of LICA (algorithms.md section 3), also
+//! The hypernetwork mixing critic of LICA (docs/algorithms.md section 3), also
 //! SeCA's f_phi (section 4): a network of the state mixes the agents'
 //! concatenated action vectors (one-hot actions or probability vectors)
 //! into one team value. Not monotonic (no abs()), so it can rank any joint
 //! action; differentiable in the action vectors, so an actor can be trained
 //! through it.
 
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
+
+use super::td::{TdCritic, TdSettings};
+use crate::buffer::EpisodeBatch;
+use crate::config::{check, positive, unit};
+use crate::env::batch::Dims;
+use crate::learner::CriticReadout;
+use crate::Result;
 
 /// One-hot joint actions: `actions` `[.., n]` (i64) -> `[.., n A]` (float),
 /// agent i's one-hot in slots `i A .. (i + 1) A`.
@@ -116,6 +124,107 @@ impl Hyper {
         let kind = hidden.kind();
         (hidden * &self.w2).sum_dim_intlist(-1, false, kind) + &self.b2
     }
+}
+
+/// The hypernetwork mixing critic of LICA and SeCA (`[lica.critic]`,
+/// `[seca.critic]`; docs/algorithms.md sections 3-4).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MixingCriticConfig {
+    /// Adam learning rate.
+    pub lr: f64,
+    /// Discount factor.
+    pub gamma: f64,
+    /// TD(lambda) trace parameter.
+    pub td_lambda: f64,
+    /// Mixing width E.
+    pub embed: usize,
+    /// Width of W1's hypernetwork hidden layer (unset: E n A, the paper's;
+    /// its second layer then holds (E n A)^2 weights, so set it smaller for
+    /// larger teams).
+    pub hyper_hidden: Option<usize>,
+    /// Scale of the hypernetworks' output layers at initialisation, against
+    /// PyTorch's default (ours: the papers state none; a small start keeps
+    /// the untrained critic flat in the action vectors, see
+    /// train/src/critic/mixing.rs).
+    pub init_scale: f64,
+    /// Hard copy to the target critic every this many critic updates.
+    pub target_update_interval: usize,
+    /// Global gradient-norm clip.
+    pub grad_clip: f64,
+}
+
+impl Default for MixingCriticConfig {
+    fn default() -> Self {
+        Self {
+            lr: 5e-4,
+            gamma: 0.99,
+            td_lambda: 0.8,
+            embed: 64,
+            hyper_hidden: None,
+            init_scale: 0.1,
+            target_update_interval: 200,
+            grad_clip: 10.0,
+        }
+    }
+}
+
+impl MixingCriticConfig {
+    pub(crate) fn validate(&self, table: &str) -> Result<()> {
+        let key = |k: &str| format!("{table}.critic.{k}");
+        positive(&key("lr"), self.lr)?;
+        positive(&key("grad_clip"), self.grad_clip)?;
+        positive(&key("init_scale"), self.init_scale)?;
+        unit(&key("gamma"), self.gamma)?;
+        unit(&key("td_lambda"), self.td_lambda)?;
+        check(self.embed >= 1, &key("embed"), "at least 1", self.embed)?;
+        if let Some(h) = self.hyper_hidden {
+            check(h >= 1, &key("hyper_hidden"), "at least 1", h)?;
+        }
+        check(
+            self.target_update_interval >= 1,
+            &key("target_update_interval"),
+            "at least 1",
+            self.target_update_interval,
+        )
+    }
+}
+
+/// The mixing critic (and its target) of LICA and SeCA, Adam-trained.
+pub(crate) fn mixing_critic(
+    cfg: &MixingCriticConfig,
+    dims: Dims,
+    device: tch::Device,
+) -> Result<TdCritic<MixingCritic>> {
+    let joint = dims.n_agents * dims.n_actions;
+    let hyper_hidden = cfg.hyper_hidden.unwrap_or(cfg.embed * joint);
+    let build = |p: &nn::Path| MixingCritic::new(p, dims.state_dim, joint, cfg.embed, hyper_hidden, cfg.init_scale);
+    let settings = TdSettings {
+        gamma: cfg.gamma,
+        lambda: cfg.td_lambda,
+        target_update_interval: cfg.target_update_interval,
+        grad_clip: cfg.grad_clip,
+    };
+    TdCritic::new(device, build, nn::Adam::default(), cfg.lr, settings)
+}
+
+/// Trains a mixing critic on the batch's one-hot joint actions `[T+1, B, nA]`
+/// with TD(lambda); returns the mean loss.
+pub(crate) fn train_mixing_critic(
+    critic: &mut TdCritic<MixingCritic>,
+    batch: &EpisodeBatch,
+    joint: &Tensor,
+) -> Result<f64> {
+    let g = tch::no_grad(|| critic.target.net.forward(&batch.state, joint)); // [T+1, B]
+    let targets = critic.targets(batch, &g);
+    critic.train_backwards(batch, &targets, |net, t| net.forward(&batch.state.get(t), &joint.get(t)))
+}
+
+/// The readout of a mixing critic (LICA and SeCA): Q_tot of the joint
+/// action taken.
+pub(crate) fn mixing_readout(critic: &MixingCritic, batch: &EpisodeBatch, n_actions: i64) -> CriticReadout {
+    let value = tch::no_grad(|| critic.forward(&batch.state, &joint_one_hot(&batch.actions, n_actions)));
+    CriticReadout { value, advantage: None }
 }
 
 #[cfg(test)]

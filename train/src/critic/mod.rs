@@ -3,11 +3,15 @@
 
 mod coma;
 mod mixing;
+pub mod target;
+pub(crate) mod td;
 mod transformer;
 mod value;
 
+pub(crate) use coma::{coma_critic, coma_readout, counterfactual_advantage, train_coma_critic};
 pub use coma::{ComaCritic, ComaInputs};
-pub use mixing::{joint_one_hot, Hyper, MixingCritic};
+pub use mixing::{joint_one_hot, Hyper, MixingCritic, MixingCriticConfig};
+pub(crate) use mixing::{mixing_critic, mixing_readout, train_mixing_critic};
 pub use transformer::{correlated_sets, Encoded, TransformerCritic, TransformerDims};
 pub use value::StateValue;
 

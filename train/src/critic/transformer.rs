@@ -1,4 +1,4 @@
-//! MACA's transformer critic (algorithms.md section 5).
+//! MACA's transformer critic (docs/algorithms.md section 5).
 //!
 //! Each agent's observation is a token: `Linear(token -> d) -> GELU ->
 //! LayerNorm`, then pre-LN encoder blocks (self-attention over the agents,

@@ -1,4 +1,4 @@
-//! MAPPO's centralised state-value function V(s) (algorithms.md section 2):
+//! MAPPO's centralised state-value function V(s) (docs/algorithms.md section 2):
 //! `[LayerNorm(s)] -> Linear(h) -> ReLU -> Linear(h) -> ReLU -> Linear(1)`,
 //! orthogonal or PyTorch's default initialisation. A feed-forward critic on
 //! the global state; the actor is the recurrent part.

@@ -1,6 +1,6 @@
 //! Particle-world physics shared by the MPE-style scenarios (spread,
-//! predator-prey), following ../shared/specs/environments.md section 2, which
-//! pins it to the Multi-Agent Particle Environment as of PettingZoo MPE v3.
+//! predator-prey), as the Multi-Agent Particle Environment of PettingZoo MPE
+//! v3 computes it.
 //!
 //! All state is f64; positions in world units, velocities in units/s.
 

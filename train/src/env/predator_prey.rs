@@ -1,5 +1,5 @@
 //! Predator-prey, the MPE `simple_tag` setting used by LICA and SeCA
-//! (environments.md section 3): learning predators chase a prey that moves
+//! (as PettingZoo MPE v3 defines it): learning predators chase a prey that moves
 //! uniformly at random among obstacles.
 
 use rand::{Rng, SeedableRng};

@@ -1,8 +1,18 @@
-//! The entropy term of an actor loss (algorithms.md section 0).
+//! The entropy term of an actor loss (docs/algorithms.md section 0).
 
+use serde::{Deserialize, Serialize};
 use tch::Tensor;
 
-use crate::config::EntropyMode;
+/// How the entropy bonus enters an actor loss (docs/algorithms.md section 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EntropyMode {
+    /// `-(xi / stop_gradient(H)) H`: the gradient is `xi grad(H) / H`,
+    /// stronger as the policy turns deterministic (LICA, SeCA).
+    Adaptive,
+    /// `-beta H` (the ablation).
+    Vanilla,
+}
 
 /// The term to add to an actor loss for mean policy entropy `h` (a scalar
 /// tensor with gradient): `-(coef / stop_gradient(h)) h` (adaptive: the

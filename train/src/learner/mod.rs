@@ -1,33 +1,37 @@
 //! Learners: each turns a batch of episodes into parameter updates of the
-//! shared actor (and of its own critics). One file per learner; adding one
-//! means a new file, a [`LearnerKind`] variant and a line in [`build`] —
-//! the rollout, trainer and CLI stay as they are.
+//! shared actor (and of its own critics). One module per learner, holding
+//! the learner and its configuration table; [`registry::LEARNERS`] lists
+//! them, and everything else (config parsing, the CLI, tests, scripts)
+//! reads that table. Adding a learner is its module, one registry line and
+//! its presets: the rollout, trainer and CLI stay as they are.
 
-mod coma;
+pub mod coma;
 mod entropy;
-mod lica;
-mod maca;
-mod mae;
-mod mappo;
+pub mod lica;
+pub mod maca;
+pub mod mae;
+pub mod mappo;
 mod ppo;
+pub mod registry;
 pub mod returns;
-mod seca;
-mod td_critic;
+pub mod seca;
 mod value_norm;
 
-pub use coma::Coma;
-pub use lica::Lica;
-pub use maca::Maca;
-pub use mae::Mae;
-pub use mappo::Mappo;
-pub use seca::Seca;
+pub use coma::{Coma, ComaConfig};
+pub use entropy::EntropyMode;
+pub use lica::{Lica, LicaConfig};
+pub use maca::{Maca, MacaConfig};
+pub use mae::{Mae, MaeConfig};
+pub use mappo::{Mappo, MappoConfig};
+pub use registry::{LearnerChoice, LearnerConfig, LEARNERS};
+pub use seca::{Seca, SecaConfig};
 pub use value_norm::ValueNorm;
 
 use tch::{nn, Kind, Tensor};
 
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
-use crate::config::{Config, LearnerKind};
+use crate::config::Config;
 use crate::env::batch::Dims;
 use crate::Result;
 
@@ -78,17 +82,10 @@ pub trait Learner: Send {
     }
 }
 
-/// Builds the learner `cfg.learner` for an actor whose parameters live in
-/// `actor_vs`, on environments of `dims`.
+/// Builds the configured learner (`cfg.learner`) for an actor whose
+/// parameters live in `actor_vs`, on environments of `dims`.
 pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Box<dyn Learner>> {
-    Ok(match cfg.learner {
-        LearnerKind::Coma => Box::new(Coma::new(&cfg.coma, actor_vs, dims, device)?),
-        LearnerKind::Mappo => Box::new(Mappo::new(&cfg.mappo, actor_vs, dims, device)?),
-        LearnerKind::Lica => Box::new(Lica::new(&cfg.lica, actor_vs, dims, device)?),
-        LearnerKind::Seca => Box::new(Seca::new(&cfg.seca, actor_vs, dims, device)?),
-        LearnerKind::Mae => Box::new(Mae::new(&cfg.mae, actor_vs, dims, device)?),
-        LearnerKind::Maca => Box::new(Maca::new(&cfg.maca, cfg.seed, actor_vs, dims, device)?),
-    })
+    cfg.learner.config().build(registry::BuildContext { actor_vs, dims, device, seed: cfg.seed })
 }
 
 /// Mean of `x` over entries where `mask` is 1 (`mask` broadcasts to `x`).

@@ -17,7 +17,7 @@ fn like(row: &Tensor, v: &Tensor) -> Tensor {
     row.view(shape.as_slice())
 }
 
-/// TD(lambda) targets (algorithms.md section 0), computed backwards:
+/// TD(lambda) targets (docs/algorithms.md section 0), computed backwards:
 /// `y_t = r_t + gamma (1 - d_t) ((1 - lambda) G_{t+1} + lambda y'_{t+1})`
 /// where `y'_{t+1} = G_{t+1}` at an episode's last step, else `y_{t+1}`;
 /// padding gets 0. `g` `[T+1, B, ...]` -> `[T, B, ...]`.

@@ -1,5 +1,5 @@
 //! MAPPO: PPO with a centralised state-value function (Yu et al. 2022;
-//! algorithms.md section 2).
+//! docs/algorithms.md section 2).
 //!
 //! Advantages come from GAE on de-normalised values and are shared by all
 //! agents of a step (one team reward, one state value).
@@ -19,17 +19,20 @@
 //! value. Departure: the critic is V(s), not EPyMARL's V(s, agent id); with
 //! one team reward the two estimate the same thing.
 
+mod config;
+pub use config::*;
+
 use tch::nn::{self, OptimizerConfig};
 use tch::Tensor;
 
-use super::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
-use super::returns::{gae, nstep_returns};
-use super::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
-use crate::config::{AdvantageEstimator, MappoConfig};
+use crate::critic::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
 use crate::critic::StateValue;
 use crate::env::batch::Dims;
+use crate::learner::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
+use crate::learner::returns::{gae, nstep_returns};
+use crate::learner::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
 use crate::Result;
 
 /// The MAPPO learner.
@@ -42,18 +45,9 @@ pub struct Mappo {
     critic_opt: nn::Optimizer,
     actor_opt: nn::Optimizer,
     /// The target critic of n-step advantages.
-    target: Option<TargetCritic>,
+    target: Option<TargetNetwork<StateValue>>,
     /// Running statistics of rewards, when they are standardised.
     reward_norm: Option<ValueNorm>,
-}
-
-/// A lagging copy of the critic that n-step returns bootstrap from. It is
-/// checkpointed; the count towards the next hard copy is not (a resumed run
-/// counts afresh).
-struct TargetCritic {
-    vs: nn::VarStore,
-    net: StateValue,
-    updates: u64,
 }
 
 impl Mappo {
@@ -61,25 +55,22 @@ impl Mappo {
     pub fn new(cfg: &MappoConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
         let critic_vs = nn::VarStore::new(device);
         let input = dims.state_dim + usize::from(cfg.critic_time_feature);
-        let value_net = |vs: &nn::VarStore| {
+        let value_net = |root: &nn::Path| {
             StateValue::new(
-                &(vs.root() / "value"),
+                &(root / "value"),
                 input,
                 cfg.critic_hidden,
                 cfg.critic_layer_norm,
                 cfg.critic_orthogonal_init,
             )
         };
-        let critic = value_net(&critic_vs);
+        let critic = value_net(&critic_vs.root());
         let value_norm = ValueNorm::new(&(critic_vs.root() / "value_norm"));
         let reward_norm = cfg.reward_norm.then(|| ValueNorm::new(&(critic_vs.root() / "reward_norm")));
         let target = (cfg.advantage == AdvantageEstimator::Nstep)
-            .then(|| -> Result<TargetCritic> {
-                let mut vs = nn::VarStore::new(device);
-                let net = value_net(&vs);
-                vs.freeze();
-                vs.copy(&critic_vs)?;
-                Ok(TargetCritic { vs, net, updates: 0 })
+            .then(|| {
+                let update = TargetUpdate::interval_or_tau(cfg.target_update);
+                TargetNetwork::new(&critic_vs, |p| value_net(p), update)
             })
             .transpose()?;
         let adam = nn::Adam { eps: cfg.adam_eps, ..Default::default() };
@@ -109,24 +100,10 @@ impl Mappo {
     /// Moves the target critic towards the critic after an update (see
     /// [`MappoConfig::target_update`]).
     fn follow_critic(&mut self) -> Result<()> {
-        let Some(target) = &mut self.target else { return Ok(()) };
-        target.updates += 1;
-        let every = self.cfg.target_update;
-        if every > 1.0 {
-            if target.updates % every as u64 == 0 {
-                target.vs.copy(&self.critic_vs)?;
-            }
-            return Ok(());
+        match &mut self.target {
+            Some(target) => target.follow(&self.critic_vs),
+            None => Ok(()),
         }
-        let source = self.critic_vs.variables();
-        tch::no_grad(|| {
-            for (name, mut var) in target.vs.variables() {
-                if let Some(src) = source.get(&name) {
-                    var.copy_(&(&var * (1.0 - every) + src * every));
-                }
-            }
-        });
-        Ok(())
     }
 
     fn denormalized(&self, v: &Tensor) -> Tensor {
@@ -253,13 +230,13 @@ impl Learner for Mappo {
 
     fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
         let mut stores = vec![("critic", &self.critic_vs)];
-        stores.extend(self.target.as_ref().map(|target| ("critic_target", &target.vs)));
+        stores.extend(self.target.as_ref().map(|target| (TARGET_CHECKPOINT, target.var_store())));
         stores
     }
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         let mut stores = vec![("critic", &mut self.critic_vs)];
-        stores.extend(self.target.as_mut().map(|target| ("critic_target", &mut target.vs)));
+        stores.extend(self.target.as_mut().map(|target| (TARGET_CHECKPOINT, target.var_store_mut())));
         stores
     }
 
@@ -341,7 +318,7 @@ mod tests {
     /// The first weight of the critic and of its target.
     fn first_weights(mappo: &Mappo) -> (f64, f64) {
         let read = |vs: &nn::VarStore| vs.variables()["value.fc1.weight"].double_value(&[0, 0]);
-        (read(&mappo.critic_vs), read(&mappo.target.as_ref().unwrap().vs))
+        (read(&mappo.critic_vs), read(mappo.target.as_ref().unwrap().var_store()))
     }
 
     fn nstep_mappo(target_update: f64) -> Mappo {
@@ -380,6 +357,6 @@ mod tests {
         hard.follow_critic().unwrap();
         let (critic, target) = first_weights(&hard);
         assert_eq!(target, critic);
-        assert_eq!(hard.var_stores().iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["critic", "critic_target"]);
+        assert_eq!(hard.var_stores().iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["critic", "target_critic"]);
     }
 }

@@ -1,4 +1,4 @@
-//! SeCA: sequential credit assignment (algorithms.md section 4).
+//! SeCA: sequential credit assignment (docs/algorithms.md section 4).
 //!
 //! The critic f(s, v) is LICA's mixing critic, trained the same way. Each
 //! episode gets one order of its agents; walking that order, agent a_k's
@@ -16,18 +16,19 @@
 //! same, so the sum is used. Episodes of one step have no path: their order
 //! is the fixed one.
 
+mod config;
+pub use config::*;
+
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
-use super::entropy::entropy_term;
-use super::lica::{mixing_critic, train_mixing_critic};
-use super::td_critic::TdCritic;
-use super::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
-use crate::config::{PathDirection, SecaConfig, SecaOrdering};
-use crate::critic::{joint_one_hot, Hyper, MixingCritic};
+use crate::critic::td::TdCritic;
+use crate::critic::{joint_one_hot, mixing_critic, mixing_readout, train_mixing_critic, Hyper, MixingCritic};
 use crate::env::batch::Dims;
+use crate::learner::entropy::entropy_term;
+use crate::learner::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::Result;
 
 /// The SeCA learner.
@@ -186,7 +187,7 @@ impl Learner for Seca {
     }
 
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
-        Some(super::lica::mixing_readout(&self.critic.net, batch, self.n_actions))
+        Some(mixing_readout(&self.critic.net, batch, self.n_actions))
     }
 }
 

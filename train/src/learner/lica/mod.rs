@@ -1,5 +1,5 @@
 //! LICA: learning implicit credit assignment (Zhou, Liu et al., NeurIPS
-//! 2020; algorithms.md section 3).
+//! 2020; docs/algorithms.md section 3).
 //!
 //! A hypernetwork mixing critic learns Q(s, u) from one-hot joint actions;
 //! the actor then climbs Q(s, pi_1, .., pi_n) by gradients through the
@@ -8,17 +8,19 @@
 //! as the reference code trains it: TD(lambda) targets from a target
 //! critic, one step per time step, last step first.
 
+mod config;
+pub use config::*;
+
 use tch::nn::{self, OptimizerConfig};
 use tch::Tensor;
 
-use super::entropy::entropy_term;
-use super::td_critic::{TdCritic, TdSettings};
-use super::{descend, masked_mean, scalar, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::actor::{entropy, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
-use crate::config::{LicaConfig, MixingCriticConfig};
-use crate::critic::{joint_one_hot, MixingCritic};
+use crate::critic::td::TdCritic;
+use crate::critic::{joint_one_hot, mixing_critic, mixing_readout, train_mixing_critic, MixingCritic};
 use crate::env::batch::Dims;
+use crate::learner::entropy::entropy_term;
+use crate::learner::{descend, masked_mean, scalar, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::Result;
 
 /// The LICA learner.
@@ -27,36 +29,6 @@ pub struct Lica {
     n_actions: i64,
     critic: TdCritic<MixingCritic>,
     actor_opt: nn::Optimizer,
-}
-
-/// The mixing critic (and its target) of LICA and SeCA, Adam-trained.
-pub(super) fn mixing_critic(
-    cfg: &MixingCriticConfig,
-    dims: Dims,
-    device: tch::Device,
-) -> Result<TdCritic<MixingCritic>> {
-    let joint = dims.n_agents * dims.n_actions;
-    let hyper_hidden = cfg.hyper_hidden.unwrap_or(cfg.embed * joint);
-    let build = |p: &nn::Path| MixingCritic::new(p, dims.state_dim, joint, cfg.embed, hyper_hidden, cfg.init_scale);
-    let settings = TdSettings {
-        gamma: cfg.gamma,
-        lambda: cfg.td_lambda,
-        target_update_interval: cfg.target_update_interval,
-        grad_clip: cfg.grad_clip,
-    };
-    TdCritic::new(device, build, nn::Adam::default(), cfg.lr, settings)
-}
-
-/// Trains a mixing critic on the batch's one-hot joint actions `[T+1, B, nA]`
-/// with TD(lambda); returns the mean loss.
-pub(super) fn train_mixing_critic(
-    critic: &mut TdCritic<MixingCritic>,
-    batch: &EpisodeBatch,
-    joint: &Tensor,
-) -> Result<f64> {
-    let g = tch::no_grad(|| critic.target.forward(&batch.state, joint)); // [T+1, B]
-    let targets = critic.targets(batch, &g);
-    critic.train_backwards(batch, &targets, |net, t| net.forward(&batch.state.get(t), &joint.get(t)))
 }
 
 impl Lica {
@@ -125,13 +97,6 @@ impl Learner for Lica {
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
         Some(mixing_readout(&self.critic.net, batch, self.n_actions))
     }
-}
-
-/// The readout of a mixing critic (LICA and SeCA): Q_tot of the joint
-/// action taken.
-pub(super) fn mixing_readout(critic: &MixingCritic, batch: &EpisodeBatch, n_actions: i64) -> CriticReadout {
-    let value = tch::no_grad(|| critic.forward(&batch.state, &joint_one_hot(&batch.actions, n_actions)));
-    CriticReadout { value, advantage: None }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! MACA: multi-level advantage credit assignment (algorithms.md section 5).
+//! MACA: multi-level advantage credit assignment (docs/algorithms.md section 5).
 //!
 //! A transformer critic over the agents' observation tokens
 //! ([`TransformerCritic`]) has a V head and a Q head affine in the joint
@@ -36,18 +36,20 @@
 //! critic. On a checkpoint resume the CMA-ES restarts around the last
 //! candidate (its covariance and paths are not saved).
 
+mod config;
+pub use config::*;
+
 use tch::nn::{self, Module, OptimizerConfig};
 use tch::{Kind, Tensor};
 
-use super::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
-use super::returns::gae;
-use super::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
 use crate::cmaes::Cmaes;
-use crate::config::{Baseline, CoefficientMode, MacaConfig};
 use crate::critic::{correlated_sets, TransformerCritic, TransformerDims};
 use crate::env::batch::Dims;
+use crate::learner::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
+use crate::learner::returns::gae;
+use crate::learner::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
 use crate::Result;
 
 /// The order of the baselines in weight and value tensors.

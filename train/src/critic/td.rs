@@ -1,14 +1,15 @@
 //! A critic with a hard-copied target network, trained on TD(lambda)
-//! targets (algorithms.md section 0) as the COMA, LICA and SeCA reference
+//! targets (docs/algorithms.md section 0) as the COMA, LICA and SeCA reference
 //! codes train theirs: one gradient step per time step, from an episode
 //! batch's last step backwards. COMA, LICA, SeCA and MAE share it.
 
 use tch::nn::{self, OptimizerConfig};
 use tch::{Kind, Tensor};
 
-use super::returns::td_lambda_targets;
-use super::{descend, masked_mean, scalar};
+use super::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
 use crate::buffer::EpisodeBatch;
+use crate::learner::returns::td_lambda_targets;
+use crate::learner::{descend, masked_mean, scalar};
 use crate::Result;
 
 /// How a [`TdCritic`] learns.
@@ -29,12 +30,10 @@ pub(crate) struct TdCritic<C> {
     /// The critic being trained.
     pub net: C,
     /// The target copy that supplies bootstrap values.
-    pub target: C,
+    pub target: TargetNetwork<C>,
     vs: nn::VarStore,
-    target_vs: nn::VarStore,
     opt: nn::Optimizer,
     settings: TdSettings,
-    steps: usize,
 }
 
 impl<C> TdCritic<C> {
@@ -49,12 +48,10 @@ impl<C> TdCritic<C> {
     ) -> Result<Self> {
         let vs = nn::VarStore::new(device);
         let net = build(&vs.root());
-        let mut target_vs = nn::VarStore::new(device);
-        let target = build(&target_vs.root());
-        target_vs.copy(&vs)?;
-        target_vs.freeze();
+        let every = settings.target_update_interval as u64;
+        let target = TargetNetwork::new(&vs, &build, TargetUpdate::Hard { every })?;
         let opt = opt.build(&vs, lr)?;
-        Ok(Self { net, target, vs, target_vs, opt, settings, steps: 0 })
+        Ok(Self { net, target, vs, opt, settings })
     }
 
     /// TD(lambda) targets `[T, B, ..]` from the target network's values at
@@ -85,21 +82,18 @@ impl<C> TdCritic<C> {
             let loss = masked_mean(&(q_at(&self.net, t) - y).square(), &m);
             descend(&mut self.opt, &loss, self.settings.grad_clip);
             losses.push(scalar(&loss));
-            self.steps += 1;
-            if self.steps.is_multiple_of(self.settings.target_update_interval) {
-                self.target_vs.copy(&self.vs)?;
-            }
+            self.target.follow(&self.vs)?;
         }
         Ok(crate::buffer::mean(&losses))
     }
 
     /// The critic's and the target's var stores, for checkpoints.
     pub fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        vec![("critic", &self.vs), ("target_critic", &self.target_vs)]
+        vec![("critic", &self.vs), (TARGET_CHECKPOINT, self.target.var_store())]
     }
 
     /// Mutable access to the same stores.
     pub fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        vec![("critic", &mut self.vs), ("target_critic", &mut self.target_vs)]
+        vec![("critic", &mut self.vs), (TARGET_CHECKPOINT, self.target.var_store_mut())]
     }
 }

@@ -1,4 +1,4 @@
-//! MAE: marginal advantage estimation (algorithms.md section 6).
+//! MAE: marginal advantage estimation (docs/algorithms.md section 6).
 //!
 //! The critic is COMA's Q_i(s, (., u_-i)), trained the same way
 //! (TD(lambda) targets from a hard-copied target, one step per time step,
@@ -15,18 +15,19 @@
 //! no entropy bonus by default (EPyMARL's PPO epochs; not tuned); all three
 //! are config values.
 
+mod config;
+pub use config::*;
+
 use tch::nn::{self, OptimizerConfig};
 use tch::Tensor;
 
-use super::coma::{coma_critic, coma_readout, counterfactual_advantage, train_coma_critic};
-use super::ppo::{actor_step, minibatches};
-use super::td_critic::{TdCritic, TdSettings};
-use super::{masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::actor::{masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
-use crate::config::MaeConfig;
-use crate::critic::{ComaCritic, ComaInputs};
+use crate::critic::td::{TdCritic, TdSettings};
+use crate::critic::{coma_critic, coma_readout, counterfactual_advantage, train_coma_critic, ComaCritic, ComaInputs};
 use crate::env::batch::Dims;
+use crate::learner::ppo::{actor_step, minibatches};
+use crate::learner::{masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::Result;
 
 /// The MAE learner.

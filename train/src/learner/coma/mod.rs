@@ -1,5 +1,5 @@
 //! COMA: counterfactual multi-agent policy gradients (Foerster et al. 2018;
-//! algorithms.md section 1).
+//! docs/algorithms.md section 1).
 //!
 //! The critic is trained as the reference code does: one gradient step per
 //! time step, from the last step backwards, on TD(lambda) targets from a
@@ -7,16 +7,17 @@
 //! those steps, in one batched pass (the reference code reuses the Q-values
 //! computed before each step's update; the difference is one critic step).
 
-use tch::nn::{self, OptimizerConfig};
-use tch::{Kind, Tensor};
+mod config;
+pub use config::*;
 
-use super::td_critic::{TdCritic, TdSettings};
-use super::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use tch::nn::{self, OptimizerConfig};
+
 use crate::actor::{entropy, epsilon_floor, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
-use crate::config::ComaConfig;
-use crate::critic::{ComaCritic, ComaInputs};
+use crate::critic::td::{TdCritic, TdSettings};
+use crate::critic::{coma_critic, coma_readout, counterfactual_advantage, train_coma_critic, ComaCritic, ComaInputs};
 use crate::env::batch::Dims;
+use crate::learner::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
 use crate::Result;
 
 /// The COMA learner.
@@ -51,40 +52,6 @@ impl Coma {
         let frac = (env_steps as f64 / c.epsilon_anneal_steps.max(1) as f64).min(1.0);
         c.epsilon_start + frac * (c.epsilon_finish - c.epsilon_start)
     }
-}
-
-/// COMA's critic Q_i(s, (., u_-i)) and its target (COMA and MAE).
-pub(super) fn coma_critic(
-    dims: Dims,
-    hidden: usize,
-    device: tch::Device,
-    opt: impl OptimizerConfig,
-    lr: f64,
-    settings: TdSettings,
-) -> Result<TdCritic<ComaCritic>> {
-    let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
-    let build = |p: &nn::Path| ComaCritic::new(p, input, hidden, dims.n_actions);
-    TdCritic::new(device, build, opt, lr, settings)
-}
-
-/// Trains a COMA critic on the batch's taken actions with TD(lambda),
-/// backwards through time; `features` from [`ComaInputs::build`]. Returns
-/// the mean loss.
-pub(super) fn train_coma_critic(
-    critic: &mut TdCritic<ComaCritic>,
-    batch: &EpisodeBatch,
-    features: &Tensor,
-) -> Result<f64> {
-    let g = tch::no_grad(|| taken(&critic.target.forward(features), &batch.actions));
-    let targets = critic.targets(batch, &g);
-    critic.train_backwards(batch, &targets, |net, t| taken(&net.forward(&features.get(t)), &batch.actions.get(t)))
-}
-
-/// COMA's counterfactual advantage `Q(s, u)[u_i] - sum_a pi_i(a) Q(s, (a, u_-i))`:
-/// `q` `[.., A]` (agent i's action values with the others' actions held),
-/// `pi` `[.., A]`, `actions` `[..]` -> `[..]`.
-pub(crate) fn counterfactual_advantage(q: &Tensor, pi: &Tensor, actions: &Tensor) -> Tensor {
-    taken(q, actions) - (pi * q).sum_dim_intlist(-1, false, Kind::Float)
 }
 
 impl Learner for Coma {
@@ -133,15 +100,4 @@ impl Learner for Coma {
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
         Some(coma_readout(&self.critic.net, batch, self.n_actions))
     }
-}
-
-/// The readout of a COMA critic (COMA and MAE): Q of the taken joint action
-/// and the counterfactual advantage under the batch's probabilities.
-pub(super) fn coma_readout(critic: &ComaCritic, batch: &EpisodeBatch, n_actions: i64) -> CriticReadout {
-    tch::no_grad(|| {
-        let q = critic.forward(&ComaInputs::build(batch, n_actions)); // [T+1, B, n, A]
-        let value = taken(&q, &batch.actions).mean_dim(-1, false, Kind::Float);
-        let advantage = counterfactual_advantage(&q, &batch.probs, &batch.actions);
-        CriticReadout { value, advantage: Some(advantage) }
-    })
 }
