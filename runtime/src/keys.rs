@@ -50,9 +50,10 @@ pub fn critic_value(swarm: &str) -> String {
 }
 
 /// The robot id in a key under [`agent_prefix`] (`murmur/<swarm>/agent/<id>[/..]`):
-/// `None` unless the next level is a plain decimal number.
+/// `None` unless the next level is a plain decimal number. Allocates
+/// nothing: the coordinator calls it on every answer.
 pub fn agent_id(key: &str, swarm: &str) -> Option<usize> {
-    let rest = key.strip_prefix(agent_prefix(swarm).as_str())?;
+    let rest = key.strip_prefix("murmur/")?.strip_prefix(swarm)?.strip_prefix("/agent/")?;
     rest.split('/').next()?.parse().ok()
 }
 
@@ -74,5 +75,6 @@ mod tests {
         assert_eq!(agent_id("murmur/s/agent/3", "s"), Some(3));
         assert_eq!(agent_id("murmur/s/agent/x/act", "s"), None);
         assert_eq!(agent_id("murmur/other/agent/1/act", "s"), None);
+        assert_eq!(agent_id("murmur/s2/agent/1/act", "s"), None);
     }
 }
