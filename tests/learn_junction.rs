@@ -3,7 +3,7 @@
 //! puts probability >= 0.9 on (pass, wait) or on (wait, pass).
 //!
 //! Measured here (50 seeds, 500 updates of 32 episodes, the presets):
-//! LICA and COMA each solved 50 of 50 (assertion: at least 45 each). COMA's
+//! LICA 48 and COMA 50 of 50 (assertion: at least 45 each). COMA's
 //! expected counterfactual advantage is zero on every joint action only
 //! under an exact critic; its learned critic and sampled actions break the
 //! tie, so the junction does not separate the two. The two tests run side

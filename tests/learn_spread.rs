@@ -25,38 +25,38 @@ fn assert_margin(preset: &str, at_least: f64) {
     );
 }
 
-/// Measured: COMA -62.7, margin 17.3.
+/// Measured: COMA -61.4, margin 18.6.
 #[test]
 fn coma_beats_uniform_random_on_spread() {
     assert_margin("coma_spread.toml", 8.0);
 }
 
-/// Measured: MAPPO -65.1, margin 15.0 (the preset's GAE lambda 0.6 starts
+/// Measured: MAPPO -69.9, margin 10.1 (the preset's GAE lambda 0.6 starts
 /// slower and ends higher, docs/results.md).
 #[test]
 fn mappo_beats_uniform_random_on_spread() {
     assert_margin("mappo_spread.toml", 8.0);
 }
 
-/// Measured: LICA -65.6, margin 14.5.
+/// Measured: LICA -64.6, margin 15.4.
 #[test]
 fn lica_beats_uniform_random_on_spread() {
     assert_margin("lica_spread.toml", 5.0);
 }
 
-/// Measured: SeCA -66.3, margin 13.8.
+/// Measured: SeCA -67.5, margin 12.5.
 #[test]
 fn seca_beats_uniform_random_on_spread() {
     assert_margin("seca_spread.toml", 5.0);
 }
 
-/// Measured: MAE -67.4, margin 12.6.
+/// Measured: MAE -66.0, margin 14.0.
 #[test]
 fn mae_beats_uniform_random_on_spread() {
     assert_margin("mae_spread.toml", 5.0);
 }
 
-/// Measured: MACA (attention coefficients) -57.6, margin 22.4.
+/// Measured: MACA (attention coefficients) -59.4, margin 20.6.
 #[test]
 fn maca_beats_uniform_random_on_spread() {
     assert_margin("maca_spread.toml", 5.0);

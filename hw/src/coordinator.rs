@@ -25,7 +25,7 @@ use murmur_runtime::WireDims;
 
 use crate::bridge::RobotBridge;
 use crate::collector::{StepCollector, Verdict};
-use crate::critic_server::ServerCritic;
+use crate::critic_server::{CriticProblem, ServerCritic};
 use crate::link::SwarmLink;
 use crate::recorder::{Dataset, EpisodeRecord, Origin, StepRecord};
 use crate::summary::{EpisodeSummary, HilSummary};
@@ -140,10 +140,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
                 != (d.n_agents, d.obs_dim, d.state_dim, d.n_actions)
                 || cd.episode_limit < d.episode_limit
             {
-                return Err(HwError::Critic(format!(
-                    "the critic was trained on a team of {cd:?}, the bridge `{}` has {d:?}",
-                    bridge.name()
-                )));
+                return Err(CriticProblem::OtherTeam { critic: cd, bridge: bridge.name().to_string(), team: d }.into());
             }
         }
         Ok(Self { bridge, link, critic, dataset, options, spec })

@@ -68,14 +68,9 @@ pub enum HwError {
         /// The training crate's error, which names the file.
         source: murmur_train::Error,
     },
-    /// A dataset's manifest is not one murmur wrote.
-    #[error("dataset: {}: not a murmur dataset manifest: {source}", path.display())]
-    Manifest {
-        /// The manifest.
-        path: PathBuf,
-        /// The JSON error.
-        source: serde_json::Error,
-    },
+    /// A dataset cannot be read or is not what its manifest promises.
+    #[error(transparent)]
+    Dataset(murmur_train::Error),
     /// A run's critic cannot be loaded.
     #[error("critic: run {}: {source}", run.display())]
     CriticLoad {
@@ -86,7 +81,7 @@ pub enum HwError {
     },
     /// The critic cannot read the team's steps.
     #[error("critic: {0}")]
-    Critic(String),
+    Critic(#[from] critic_server::CriticProblem),
     /// Settings that do not fit the task.
     #[error("{0}")]
     Options(String),

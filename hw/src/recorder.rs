@@ -20,80 +20,13 @@ use std::path::{Path, PathBuf};
 
 use murmur_train::fsio;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::HwError;
 
-/// Version of the dataset layout this crate writes and reads.
-pub const DATASET_VERSION: u32 = 1;
-
-/// Where a recorded action came from (`action_source` values).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[repr(u8)]
-pub enum Origin {
-    /// The robot's policy decided (0).
-    Policy = 0,
-    /// The robot could not use its observation and sent its safe action (1).
-    Fallback = 1,
-    /// The robot had heard nothing for too long and sent its safe action (2).
-    Stale = 2,
-    /// No usable answer before the deadline: the coordinator applied the
-    /// safe action (3).
-    Missed = 3,
-    /// The robot was not in the swarm at this step: the safe action (4).
-    Absent = 4,
-}
-
-/// What the dataset holds, the same for every episode.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetHeader {
-    /// [`DATASET_VERSION`].
-    pub format_version: u32,
-    /// The task (`spread`, `predator_prey`, ... or a real bridge's name).
-    pub environment: String,
-    /// Robots in the team.
-    pub n_agents: usize,
-    /// Observation length per robot.
-    pub obs_dim: usize,
-    /// Global state length.
-    pub state_dim: usize,
-    /// Actions per robot.
-    pub n_actions: usize,
-    /// The action applied for missing or absent robots.
-    pub safe_action: usize,
-}
-
-/// One episode's line in the manifest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EpisodeEntry {
-    /// Episode number (unique in the dataset).
-    pub episode: u64,
-    /// File name inside the dataset directory.
-    pub file: String,
-    /// Steps executed.
-    pub steps: usize,
-    /// Sum of the team rewards.
-    #[serde(rename = "return")]
-    pub episode_return: f64,
-    /// Every robot took part from start to end.
-    pub complete: bool,
-    /// Why not, when not complete.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub incomplete_reason: Option<String>,
-    /// Hex SHA-256 of the file.
-    pub sha256: String,
-}
-
-/// `manifest.json`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Manifest {
-    /// What every episode holds.
-    #[serde(flatten)]
-    pub header: DatasetHeader,
-    /// The episodes, in the order they were recorded.
-    pub episodes: Vec<EpisodeEntry>,
-}
+use murmur_train::dataset::schema::{self, Element};
+pub use murmur_train::dataset::schema::{episode_file, DatasetHeader, EpisodeEntry, Manifest, Origin, DATASET_VERSION};
+use murmur_train::dataset::DatasetReader;
 
 /// Everything recorded at one step, as the coordinator saw it. Lengths:
 /// `state` = state_dim, `obs` = n·obs_dim, `avail` = n·A, per-robot
@@ -238,39 +171,42 @@ impl EpisodeRecord {
             v.extend_from_slice(last);
             bytemuck::cast_slice(&v).to_vec()
         };
-        let mut columns: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = vec![
-            ("state", Dtype::F32, vec![t + 1, header.state_dim], cat_f32(&|s| &s.state, &self.final_state)),
-            ("obs", Dtype::F32, vec![t + 1, n, header.obs_dim], cat_f32(&|s| &s.obs, &self.final_obs)),
-            ("avail", Dtype::F32, vec![t + 1, n, header.n_actions], cat_f32(&|s| &s.avail, &self.final_avail)),
-            ("actions", Dtype::I64, vec![t, n], column(&self.steps, |s| s.actions.clone())),
-            ("probs", Dtype::F32, vec![t, n, header.n_actions], column(&self.steps, |s| s.probs.clone())),
-            ("action_source", Dtype::U8, vec![t, n], column(&self.steps, |s| s.origin.clone())),
-            ("inference_us", Dtype::U32, vec![t, n], column(&self.steps, |s| s.inference_us.clone())),
-            ("answer_us", Dtype::F32, vec![t, n], column(&self.steps, |s| s.answer_us.clone())),
-            ("deadline_miss", Dtype::U8, vec![t, n], column(&self.steps, |s| s.deadline_miss.clone())),
-            ("reward", Dtype::F32, vec![t], column(&self.steps, |s| vec![s.reward])),
-            ("terminated", Dtype::U8, vec![t], column(&self.steps, |s| vec![u8::from(s.terminated)])),
-            ("truncated", Dtype::U8, vec![t], column(&self.steps, |s| vec![u8::from(s.truncated)])),
-            ("step_us", Dtype::F32, vec![t], column(&self.steps, |s| vec![s.step_us])),
-            ("time_s", Dtype::F64, vec![t], column(&self.steps, |s| vec![s.time_s])),
+        use Element::{F32, F64, I64, U32, U8};
+        let mut columns: Vec<(&str, Element, Vec<usize>, Vec<u8>)> = vec![
+            ("state", F32, vec![t + 1, header.state_dim], cat_f32(&|s| &s.state, &self.final_state)),
+            ("obs", F32, vec![t + 1, n, header.obs_dim], cat_f32(&|s| &s.obs, &self.final_obs)),
+            ("avail", F32, vec![t + 1, n, header.n_actions], cat_f32(&|s| &s.avail, &self.final_avail)),
+            ("actions", I64, vec![t, n], column(&self.steps, |s| s.actions.clone())),
+            ("probs", F32, vec![t, n, header.n_actions], column(&self.steps, |s| s.probs.clone())),
+            ("action_source", U8, vec![t, n], column(&self.steps, |s| s.origin.clone())),
+            ("inference_us", U32, vec![t, n], column(&self.steps, |s| s.inference_us.clone())),
+            ("answer_us", F32, vec![t, n], column(&self.steps, |s| s.answer_us.clone())),
+            ("deadline_miss", U8, vec![t, n], column(&self.steps, |s| s.deadline_miss.clone())),
+            ("reward", F32, vec![t], column(&self.steps, |s| vec![s.reward])),
+            ("terminated", U8, vec![t], column(&self.steps, |s| vec![u8::from(s.terminated)])),
+            ("truncated", U8, vec![t], column(&self.steps, |s| vec![u8::from(s.truncated)])),
+            ("step_us", F32, vec![t], column(&self.steps, |s| vec![s.step_us])),
+            ("time_s", F64, vec![t], column(&self.steps, |s| vec![s.time_s])),
         ];
         // Optional columns: present only when every step has them.
         if t > 0 && self.steps.iter().all(|s| s.agent_rewards.as_ref().is_some_and(|r| r.len() == n)) {
             let v = column(&self.steps, |s| s.agent_rewards.clone().unwrap_or_default());
-            columns.push(("agent_rewards", Dtype::F32, vec![t, n], v));
+            columns.push(("agent_rewards", F32, vec![t, n], v));
         }
         if t > 0 && self.steps.iter().all(|s| s.critic_value.is_some()) {
             let v = column(&self.steps, |s| s.critic_value.into_iter().collect());
-            columns.push(("critic_value", Dtype::F32, vec![t], v));
+            columns.push(("critic_value", F32, vec![t], v));
         }
         if t > 0 && self.steps.iter().all(|s| s.critic_advantage.as_ref().is_some_and(|a| a.len() == n)) {
             let v = column(&self.steps, |s| s.critic_advantage.clone().unwrap_or_default());
-            columns.push(("critic_advantage", Dtype::F32, vec![t, n], v));
+            columns.push(("critic_advantage", F32, vec![t, n], v));
         }
+        schema::check(header, t, columns.iter().map(|(name, element, shape, _)| (*name, *element, shape.clone())))
+            .map_err(|e| bad(e.to_string()))?;
         let views = columns
             .iter()
-            .map(|(name, dtype, shape, data)| {
-                TensorView::new(*dtype, shape.clone(), data)
+            .map(|(name, element, shape, data)| {
+                TensorView::new(dtype(*element), shape.clone(), data)
                     .map(|v| (*name, v))
                     .map_err(|e| bad(format!("{name}: {e:?}")))
             })
@@ -285,6 +221,17 @@ impl EpisodeRecord {
             meta.insert("incomplete_reason".into(), r.clone());
         }
         safetensors::tensor::serialize(views, &Some(meta)).map_err(|e| bad(format!("cannot serialise: {e:?}")))
+    }
+}
+
+/// safetensors' type of a schema element type.
+fn dtype(element: Element) -> Dtype {
+    match element {
+        Element::F32 => Dtype::F32,
+        Element::F64 => Dtype::F64,
+        Element::I64 => Dtype::I64,
+        Element::U32 => Dtype::U32,
+        Element::U8 => Dtype::U8,
     }
 }
 
@@ -371,50 +318,18 @@ impl Dataset {
     }
 }
 
-/// `episode_000042.safetensors`.
-pub fn episode_file(episode: u64) -> String {
-    format!("episode_{episode:06}.safetensors")
-}
-
-/// Reads `dir/manifest.json`.
+/// Reads and checks `dir/manifest.json`.
 pub fn read_manifest(dir: &Path) -> Result<Manifest, HwError> {
-    let path = dir.join("manifest.json");
-    let text = fs::read_to_string(&path).map_err(HwError::io(&path))?;
-    let m: Manifest = serde_json::from_str(&text).map_err(|source| HwError::Manifest { path: path.clone(), source })?;
-    if m.header.format_version != DATASET_VERSION {
-        return Err(HwError::Record(format!(
-            "{}: dataset format version {}, this murmur reads {DATASET_VERSION}",
-            path.display(),
-            m.header.format_version
-        )));
-    }
-    Ok(m)
+    murmur_train::dataset::read_manifest(dir).map_err(HwError::Dataset)
 }
 
-/// Checks every episode the manifest lists: the file exists, its SHA-256
-/// matches, it parses as safetensors and its step count is the manifest's.
-/// Returns the manifest.
+/// Checks every episode the manifest lists with the training crate's
+/// reader: the file exists, its SHA-256 matches, its tensors are the
+/// format's and its step count is the manifest's. Returns the manifest.
 pub fn verify(dir: &Path) -> Result<Manifest, HwError> {
-    let m = read_manifest(dir)?;
-    for e in &m.episodes {
-        let path = dir.join(&e.file);
-        let bytes = fs::read(&path).map_err(HwError::io(&path))?;
-        let sha = format!("{:x}", Sha256::digest(&bytes));
-        if sha != e.sha256 {
-            return Err(HwError::Record(format!(
-                "{}: SHA-256 {sha} does not match the manifest's {}",
-                path.display(),
-                e.sha256
-            )));
-        }
-        let st = SafeTensors::deserialize(&bytes)
-            .map_err(|err| HwError::Record(format!("{}: not safetensors: {err:?}", path.display())))?;
-        let steps = st.tensor("reward").map(|t| t.shape()[0]).unwrap_or(usize::MAX);
-        if steps != e.steps {
-            return Err(HwError::Record(format!("{}: {steps} steps, the manifest says {}", path.display(), e.steps)));
-        }
-    }
-    Ok(m)
+    let reader = DatasetReader::open(dir).map_err(HwError::Dataset)?;
+    reader.episodes().map_err(HwError::Dataset)?;
+    Ok(reader.manifest().clone())
 }
 
 /// Adds to `manifest` every `episode_*.safetensors` in `dir` it does not

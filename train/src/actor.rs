@@ -218,6 +218,18 @@ pub fn masked_probs(logits: &Tensor, avail: &Tensor) -> Tensor {
     &p / p.sum_dim_intlist(-1, true, Kind::Float).clamp_min(1e-12)
 }
 
+/// The log-probabilities of [`masked_probs`] `[.., A]`, by a `log_softmax`
+/// over the available actions (exact where a probability underflows);
+/// unavailable actions get about -1e10, finite, so `p log p` is 0 there.
+pub fn masked_log_probs(logits: &Tensor, avail: &Tensor) -> Tensor {
+    logits.masked_fill(&avail.eq(0.0), UNAVAILABLE_LOGIT).log_softmax(-1, Kind::Float)
+}
+
+/// The entropy `-sum_a p log p` `[..]` of log-probabilities `log_p` `[.., A]`.
+pub fn entropy_of_log_probs(log_p: &Tensor) -> Tensor {
+    -(log_p.exp() * log_p).sum_dim_intlist(-1, false, Kind::Float)
+}
+
 /// The exploration floor `(1 - eps) pi + eps / |available|` over available
 /// actions (COMA). `probs`, `avail` `[.., A]`.
 pub fn epsilon_floor(probs: &Tensor, avail: &Tensor, eps: f64) -> Tensor {

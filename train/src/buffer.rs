@@ -39,6 +39,9 @@ pub struct EpisodeBatch {
     pub returns: Vec<f64>,
     /// Length of each episode in steps.
     pub lengths: Vec<usize>,
+    /// The episode step of row 0: 0 for whole episodes, later for a window
+    /// of an episode (critics that see the time step count from here).
+    pub first_step: i64,
 }
 
 impl EpisodeBatch {

@@ -7,6 +7,8 @@
 //! ```text
 //! checkpoints/step_000100000/actor.safetensors   the shared GRU actor
 //! checkpoints/step_000100000/critic.safetensors  learner stores, one file each
+//! checkpoints/step_000100000/training_state.safetensors
+//!                       optimiser moments, counters, search states (runs)
 //! checkpoints/step_000100000/checkpoint.json     the sidecar
 //! ```
 
@@ -22,6 +24,7 @@ use tch::nn;
 use crate::actor::{Actor, ActorOptions};
 use crate::critic::target::{LEGACY_TARGET_CHECKPOINTS, TARGET_CHECKPOINT};
 use crate::fsio;
+use crate::state::{TrainingState, STATE_FILE};
 use crate::CheckpointProblem;
 use crate::{Error, Result};
 
@@ -81,12 +84,35 @@ pub fn dir_name(env_steps: u64) -> String {
     format!("step_{env_steps:09}")
 }
 
-/// Writes a checkpoint into `root` (the run's `checkpoints/` directory);
-/// `meta.sha256` is filled in here. Returns the checkpoint's directory.
+/// Writes a checkpoint of networks only into `root` (the run's
+/// `checkpoints/` directory); `meta.sha256` is filled in here. Returns the
+/// checkpoint's directory.
 pub fn save(
     root: &Path,
     actor: &nn::VarStore,
     learner: &[(&str, &nn::VarStore)],
+    meta: CheckpointMeta,
+) -> Result<PathBuf> {
+    write(root, actor, learner, None, meta)
+}
+
+/// Writes a checkpoint a run can resume from: the networks and the
+/// training `state` (as [`STATE_FILE`]).
+pub fn save_resumable(
+    root: &Path,
+    actor: &nn::VarStore,
+    learner: &[(&str, &nn::VarStore)],
+    state: &TrainingState,
+    meta: CheckpointMeta,
+) -> Result<PathBuf> {
+    write(root, actor, learner, Some(state), meta)
+}
+
+fn write(
+    root: &Path,
+    actor: &nn::VarStore,
+    learner: &[(&str, &nn::VarStore)],
+    state: Option<&TrainingState>,
     mut meta: CheckpointMeta,
 ) -> Result<PathBuf> {
     fs::create_dir_all(root).map_err(Error::io(root))?;
@@ -102,6 +128,12 @@ pub fn save(
         store.save(&path).map_err(|e| Error::checkpoint(&path, CheckpointProblem::Tensors(e)))?;
         fsio::sync_file(&path)?;
         meta.sha256.insert(file, sha256_file(&path)?);
+    }
+    if let Some(state) = state {
+        let path = tmp.join(STATE_FILE);
+        state.save(&path)?;
+        fsio::sync_file(&path)?;
+        meta.sha256.insert(STATE_FILE.to_string(), sha256_file(&path)?);
     }
     meta.format_version = FORMAT_VERSION;
     let json = serde_json::to_vec_pretty(&meta).expect("checkpoint metadata serialises");

@@ -69,6 +69,14 @@ pub enum Error {
     /// The requested compute device cannot be used.
     #[error("device: {0}")]
     Device(String),
+    /// An episode dataset is missing, corrupt or does not fit the team.
+    #[error("dataset {}: {problem}", path.display())]
+    Dataset {
+        /// The manifest or episode file.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: crate::dataset::DatasetProblem,
+    },
     /// A checkpoint is missing, corrupt or does not fit the network.
     #[error("checkpoint {}: {problem}", path.display())]
     Checkpoint {

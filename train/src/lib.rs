@@ -4,8 +4,10 @@
 //! - [`env`]: the [`env::Environment`] trait and built-in simulators;
 //! - [`actor`]: the parameter-shared GRU actor that robots run;
 //! - [`rollout`] and [`buffer`]: batched episode collection into tensors;
+//! - [`dataset`]: recorded episodes (the format, its reader, batches from it);
 //! - [`critic`] and [`learner`]: centralised critics and the learners;
 //! - [`cmaes`]: the evolution strategy MACA tunes its baseline weights with;
+//! - [`optim`] and [`state`]: optimisers and the state a resumed run continues with;
 //! - [`trainer`]: the loop the CLI drives, usable from your own program.
 #![warn(missing_docs)]
 
@@ -15,6 +17,7 @@ pub mod checkpoint;
 pub mod cmaes;
 pub mod config;
 pub mod critic;
+pub mod dataset;
 pub mod device;
 pub mod env;
 mod error;
@@ -22,7 +25,9 @@ pub mod eval;
 pub mod fsio;
 pub mod learner;
 pub mod metrics;
+pub mod optim;
 pub mod rollout;
+pub mod state;
 pub mod trainer;
 
 pub use error::{CheckpointProblem, Error, Result, RunDirProblem};

@@ -209,6 +209,7 @@ impl<E: Environment> Rollout<E> {
             mask: take(&self.mask, t1, &[b]),
             returns,
             lengths,
+            first_step: 0,
         }
     }
 }

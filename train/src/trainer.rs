@@ -20,12 +20,14 @@ use crate::actor::{Actor, ActorOptions};
 use crate::buffer::EpisodeBatch;
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::config::Config;
+use crate::dataset::DatasetBatches;
 use crate::env::batch::Dims;
 use crate::env::{Environment, VecEnv};
 use crate::eval::ReturnStats;
 use crate::learner::{self, CriticReadout, Learner, UpdateStats};
 use crate::metrics::{self, MetricsWriter};
 use crate::rollout::{ActionSelection, Rollout};
+use crate::state::{TrainingState, STATE_FILE};
 use crate::{device, fsio, Error, Result};
 use crate::{CheckpointProblem, RunDirProblem};
 
@@ -67,6 +69,8 @@ pub struct Trainer {
     actor: Actor,
     learner: Box<dyn Learner>,
     rollout: Rollout<Box<dyn Environment>>,
+    /// Recorded episodes, for a learner that learns offline (`[data]`).
+    dataset: Option<DatasetBatches>,
     progress: Progress,
     run: Option<RunDir>,
     started: Instant,
@@ -106,7 +110,9 @@ impl Trainer {
         let actor = Actor::new(&actor_vs.root(), spec, options);
         let learner = learner::build(&cfg, &actor_vs, dims, device)?;
         let rollout = Rollout::new(envs, spec, cfg.seed, device)?;
+        let dataset = cfg.data.as_ref().map(|data| DatasetBatches::load(&data.path, spec, device)).transpose()?;
         Ok(Self {
+            dataset,
             progress: Progress { t_max: cfg.t_max, ..Default::default() },
             next_eval: next_multiple(0, cfg.eval_interval),
             next_save: next_multiple(0, cfg.save_interval),
@@ -150,8 +156,8 @@ impl Trainer {
 
     /// Writes into run directory `dir` (created if needed): the resolved
     /// config, a metrics row per update and checkpoints. With `resume`, the
-    /// newest checkpoint there is loaded and training continues from it
-    /// (optimiser moments restart from zero: tch cannot save them).
+    /// newest checkpoint there is loaded and training continues from it as
+    /// if it had never stopped (the same returns as a run straight through).
     pub fn attach_run_dir(&mut self, dir: &Path, resume: bool) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(Error::io(dir))?;
         let metrics_path = dir.join("metrics.csv");
@@ -171,8 +177,19 @@ impl Trainer {
 
     /// One training iteration: collect a batch of episodes, update, log.
     pub fn step(&mut self) -> Result<&Progress> {
-        let epsilon = self.learner.exploration(self.progress.env_steps);
-        let batch = self.rollout.collect(&self.actor, ActionSelection::Sample { epsilon });
+        // Every update draws from its own streams (environment seeds and
+        // action samples here, libtorch's generator in the learner), so a
+        // resumed run continues them without saving a generator's state.
+        let stream = stream_seed(self.cfg.seed, self.progress.updates);
+        let batch = match &self.dataset {
+            Some(data) => data.sample(self.cfg.batch_episodes, stream),
+            None => {
+                self.rollout.reseed(stream);
+                let epsilon = self.learner.exploration(self.progress.env_steps);
+                self.rollout.collect(&self.actor, ActionSelection::Sample { epsilon })
+            }
+        };
+        tch::manual_seed(stream as i64);
         let stats = self.learner.update(&self.actor, &batch, self.progress.env_steps)?;
         let p = &mut self.progress;
         p.env_steps += batch.env_steps();
@@ -251,7 +268,10 @@ impl Trainer {
     /// Saves a checkpoint into the run directory; returns its path.
     pub fn save_checkpoint(&self) -> Result<PathBuf> {
         let run = self.run.as_ref().ok_or(Error::NoRunDir)?;
-        checkpoint::save(&run.root.join("checkpoints"), &self.actor_vs, &self.learner.var_stores(), self.meta())
+        let mut state = TrainingState::default();
+        self.learner.save_state(&mut state);
+        let root = run.root.join("checkpoints");
+        checkpoint::save_resumable(&root, &self.actor_vs, &self.learner.var_stores(), &state, self.meta())
     }
 
     /// The learner's name (`mappo`, `coma`, ...).
@@ -281,15 +301,28 @@ impl Trainer {
         for (name, store) in self.learner.var_stores_mut() {
             checkpoint::load_store(&checkpoint::store_path(dir, name), store)?;
         }
+        let state_file = dir.join(STATE_FILE);
+        if state_file.exists() {
+            self.learner.load_state(&TrainingState::load(&state_file)?)?;
+        } else {
+            log::warn!(
+                "{} has no {STATE_FILE} (written by an older murmur): optimiser moments and counters start afresh",
+                dir.display()
+            );
+        }
         self.progress.env_steps = meta.env_steps;
-        // A resumed run must not replay the episodes it started with.
-        self.rollout.reseed(self.cfg.seed ^ meta.env_steps.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         self.progress.episodes = meta.episodes;
         self.progress.updates = meta.updates;
         self.next_eval = next_multiple(meta.env_steps, self.cfg.eval_interval);
         self.next_save = next_multiple(meta.env_steps, self.cfg.save_interval);
         Ok(meta)
     }
+}
+
+/// The seed of update `update`'s random streams in a run seeded `seed`
+/// (update 0 draws from `seed` itself).
+fn stream_seed(seed: u64, update: u64) -> u64 {
+    seed ^ update.wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
 /// The first multiple of `interval` above `steps`; never (`u64::MAX`) for

@@ -25,7 +25,7 @@ use serde::{Deserialize, Serialize};
 use crate::env::{Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig};
 use crate::{Error, Result};
 
-use crate::learner::registry;
+use crate::learner::registry::{self, BatchSource};
 pub use crate::learner::{LearnerChoice, LEARNERS};
 
 /// Where tensors live during training.
@@ -187,6 +187,18 @@ pub struct Config {
     /// The shared actor network.
     #[serde(default)]
     pub actor: ActorConfig,
+    /// Recorded episodes to learn from, for learners that learn offline
+    /// (absent: the learner collects its own rollouts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<DataConfig>,
+}
+
+/// `[data]`: the episode dataset an offline learner reads (docs/dataset.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// The dataset directory (its `manifest.json` and episode files).
+    pub path: std::path::PathBuf,
 }
 
 mod defaults {
@@ -277,7 +289,22 @@ impl Config {
         check(self.actor.hidden >= 1, "actor.hidden", "at least 1", self.actor.hidden)?;
         check(self.eval_episodes >= 1, "eval_episodes", "at least 1", self.eval_episodes)?;
         self.env.validate()?;
-        self.learner.config().validate(self.batch_episodes)
+        let learner = self.learner.config();
+        match (learner.source(), &self.data) {
+            (BatchSource::Rollouts, Some(data)) => {
+                let got = format!(
+                    "`{}` for learner `{}`, which learns from its own rollouts",
+                    data.path.display(),
+                    learner.name()
+                );
+                check(false, "data.path", "no dataset (only offline learners read one)", got)?
+            }
+            (BatchSource::Dataset, None) => {
+                check(false, "data.path", "a dataset directory (this learner learns offline)", "nothing")?
+            }
+            _ => {}
+        }
+        learner.validate(self.batch_episodes)
     }
 }
 
@@ -405,6 +432,8 @@ mod tests {
             ("learner = [", &[], "test.toml:1:"),
             ("learner = \"mappo\"", &["mappo.lr"], "expected key=value"),
             ("", &[], "missing field `learner`"),
+            ("learner = \"mappo\"", &["data.path=\"rec\""], "`data.path` must be no dataset (only offline learners read one), got `rec` for learner `mappo`, which learns from its own rollouts"),
+            ("learner = \"coma\"\n[data]\npath = \"d\"\nepisodes = 3", &[], "unknown field `episodes`"),
         ];
         for (text, overrides, want) in cases {
             let err = parse(text, overrides).unwrap_err().to_string();

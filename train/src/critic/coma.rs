@@ -2,13 +2,14 @@
 //! for agent i, the values of each of its A actions with everyone else's
 //! actions held fixed.
 
-use tch::nn::{self, Module, OptimizerConfig};
+use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use super::td::{TdCritic, TdSettings};
 use crate::buffer::EpisodeBatch;
 use crate::env::batch::Dims;
 use crate::learner::{taken, CriticReadout};
+use crate::optim::Rule;
 use crate::Result;
 
 /// Input features per agent and step:
@@ -79,13 +80,13 @@ pub(crate) fn coma_critic(
     dims: Dims,
     hidden: usize,
     device: tch::Device,
-    opt: impl OptimizerConfig,
+    rule: Rule,
     lr: f64,
     settings: TdSettings,
 ) -> Result<TdCritic<ComaCritic>> {
     let input = ComaInputs::dim(dims.state_dim, dims.obs_dim, dims.n_agents, dims.n_actions);
     let build = |p: &nn::Path| ComaCritic::new(p, input, hidden, dims.n_actions);
-    TdCritic::new(device, build, opt, lr, settings)
+    TdCritic::new(device, build, rule, lr, settings)
 }
 
 /// Trains a COMA critic on the batch's taken actions with TD(lambda),
@@ -140,6 +141,7 @@ mod tests {
             mask: f(&[1.0, 0.0], &[2, 1]),
             returns: vec![0.0],
             lengths: vec![1],
+            first_step: 0,
         };
         let x = ComaInputs::build(&batch, 3);
         assert_eq!(x.size(), [2, 1, 2, ComaInputs::dim(1, 1, 2, 3) as i64]);

@@ -14,6 +14,7 @@ use crate::buffer::EpisodeBatch;
 use crate::config::{check, positive, unit};
 use crate::env::batch::Dims;
 use crate::learner::CriticReadout;
+use crate::optim::Rule;
 use crate::Result;
 
 /// One-hot joint actions: `actions` `[.., n]` (i64) -> `[.., n A]` (float),
@@ -205,7 +206,7 @@ pub(crate) fn mixing_critic(
         target_update_interval: cfg.target_update_interval,
         grad_clip: cfg.grad_clip,
     };
-    TdCritic::new(device, build, nn::Adam::default(), cfg.lr, settings)
+    TdCritic::new(device, build, Rule::adam(1e-8), cfg.lr, settings)
 }
 
 /// Trains a mixing critic on the batch's one-hot joint actions `[T+1, B, nA]`

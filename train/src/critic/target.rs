@@ -5,6 +5,7 @@
 
 use tch::nn;
 
+use crate::state::TrainingState;
 use crate::Result;
 
 /// The checkpoint file stem of every target network.
@@ -97,6 +98,18 @@ impl<N> TargetNetwork<N> {
     /// The target's parameters, mutably (for loading a checkpoint).
     pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
         &mut self.vs
+    }
+
+    /// Saves the update schedule's counter as `prefix/follows` (the
+    /// parameters go into the checkpoint's var stores).
+    pub fn save_state(&self, prefix: &str, state: &mut TrainingState) {
+        state.put_u64s(&format!("{prefix}/follows"), &[self.follows]);
+    }
+
+    /// Restores what [`save_state`](Self::save_state) saved.
+    pub fn load_state(&mut self, prefix: &str, state: &TrainingState) -> Result<()> {
+        self.follows = state.get_u64s(&format!("{prefix}/follows"), Some(1))?[0];
+        Ok(())
     }
 }
 

@@ -3,13 +3,15 @@
 //! codes train theirs: one gradient step per time step, from an episode
 //! batch's last step backwards. COMA, LICA, SeCA and MAE share it.
 
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Kind, Tensor};
 
 use super::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
 use crate::buffer::EpisodeBatch;
 use crate::learner::returns::td_lambda_targets;
-use crate::learner::{descend, masked_mean, scalar};
+use crate::learner::{masked_mean, scalar};
+use crate::optim::{descend, Optimizer, Rule};
+use crate::state::TrainingState;
 use crate::Result;
 
 /// How a [`TdCritic`] learns.
@@ -32,7 +34,7 @@ pub(crate) struct TdCritic<C> {
     /// The target copy that supplies bootstrap values.
     pub target: TargetNetwork<C>,
     vs: nn::VarStore,
-    opt: nn::Optimizer,
+    opt: Optimizer,
     settings: TdSettings,
 }
 
@@ -42,7 +44,7 @@ impl<C> TdCritic<C> {
     pub fn new(
         device: tch::Device,
         build: impl Fn(&nn::Path) -> C,
-        opt: impl OptimizerConfig,
+        rule: Rule,
         lr: f64,
         settings: TdSettings,
     ) -> Result<Self> {
@@ -50,7 +52,7 @@ impl<C> TdCritic<C> {
         let net = build(&vs.root());
         let every = settings.target_update_interval as u64;
         let target = TargetNetwork::new(&vs, &build, TargetUpdate::Hard { every })?;
-        let opt = opt.build(&vs, lr)?;
+        let opt = Optimizer::new(&vs, rule, lr)?;
         Ok(Self { net, target, vs, opt, settings })
     }
 
@@ -80,7 +82,7 @@ impl<C> TdCritic<C> {
             let shape: Vec<i64> = std::iter::once(-1).chain(std::iter::repeat_n(1, y.dim() - 1)).collect();
             let m = m.view(shape.as_slice()); // [B, 1, ..] against y [B, ..]
             let loss = masked_mean(&(q_at(&self.net, t) - y).square(), &m);
-            descend(&mut self.opt, &loss, self.settings.grad_clip);
+            descend(&mut self.opt, &loss, self.settings.grad_clip)?;
             losses.push(scalar(&loss));
             self.target.follow(&self.vs)?;
         }
@@ -95,5 +97,17 @@ impl<C> TdCritic<C> {
     /// Mutable access to the same stores.
     pub fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
         vec![("critic", &mut self.vs), (TARGET_CHECKPOINT, self.target.var_store_mut())]
+    }
+
+    /// Saves the optimiser's moments and the target's schedule.
+    pub fn save_state(&self, state: &mut TrainingState) {
+        self.opt.save_state("critic_optimizer", state);
+        self.target.save_state(TARGET_CHECKPOINT, state);
+    }
+
+    /// Restores what [`save_state`](Self::save_state) saved.
+    pub fn load_state(&mut self, state: &TrainingState) -> Result<()> {
+        self.opt.load_state("critic_optimizer", state)?;
+        self.target.load_state(TARGET_CHECKPOINT, state)
     }
 }

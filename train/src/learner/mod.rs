@@ -5,6 +5,31 @@
 //! reads that table. Adding a learner is its module, one registry line and
 //! its presets: the rollout, trainer and CLI stay as they are.
 
+/// The checkpointed parts of a learner made of an actor optimiser
+/// (`self.actor_opt`) and a [`TdCritic`](crate::critic::td::TdCritic)
+/// (`self.critic`): the [`Learner`] methods for stores and state.
+macro_rules! actor_and_td_critic_state {
+    () => {
+        fn var_stores(&self) -> Vec<(&'static str, &tch::nn::VarStore)> {
+            self.critic.var_stores()
+        }
+
+        fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut tch::nn::VarStore)> {
+            self.critic.var_stores_mut()
+        }
+
+        fn save_state(&self, state: &mut crate::state::TrainingState) {
+            self.actor_opt.save_state("actor_optimizer", state);
+            self.critic.save_state(state);
+        }
+
+        fn load_state(&mut self, state: &crate::state::TrainingState) -> crate::Result<()> {
+            self.actor_opt.load_state("actor_optimizer", state)?;
+            self.critic.load_state(state)
+        }
+    };
+}
+
 pub mod coma;
 mod entropy;
 pub mod lica;
@@ -16,6 +41,7 @@ pub mod registry;
 pub mod returns;
 pub mod seca;
 mod value_norm;
+mod value_targets;
 
 pub use coma::{Coma, ComaConfig};
 pub use entropy::EntropyMode;
@@ -33,6 +59,7 @@ use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
 use crate::config::Config;
 use crate::env::batch::Dims;
+use crate::state::TrainingState;
 use crate::Result;
 
 /// Named scalar diagnostics of one update (columns of `metrics.csv`).
@@ -75,6 +102,14 @@ pub trait Learner: Send {
     /// Mutable access to the same stores, for loading a checkpoint.
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
 
+    /// Saves what the learner needs beyond its var stores to continue
+    /// exactly where it stopped (optimiser moments, target-update counters,
+    /// search states).
+    fn save_state(&self, state: &mut TrainingState);
+
+    /// Restores what [`save_state`](Self::save_state) saved.
+    fn load_state(&mut self, state: &TrainingState) -> Result<()>;
+
     /// The critic's readout of `batch` (no gradients), or `None` for a
     /// learner whose critic has no per-step readout yet.
     fn critic_readout(&self, _batch: &EpisodeBatch) -> Option<CriticReadout> {
@@ -86,6 +121,50 @@ pub trait Learner: Send {
 /// parameters live in `actor_vs`, on environments of `dims`.
 pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Box<dyn Learner>> {
     cfg.learner.config().build(registry::BuildContext { actor_vs, dims, device, seed: cfg.seed })
+}
+
+/// A trained run's learner, loaded without a trainer (see [`load`]).
+pub struct LoadedLearner {
+    /// The learner, its networks as checkpointed.
+    pub learner: Box<dyn Learner>,
+    /// The team's dimensions (from the run's simulator).
+    pub dims: Dims,
+    /// The actor the learner trained.
+    pub spec: murmur_runtime::ActorSpec,
+}
+
+/// The learner of run configuration `cfg` with the networks of the newest
+/// checkpoint under `checkpoints` (a run's `checkpoints/` directory), on
+/// `device`: for reading its critic (the server-side critic of
+/// hardware-in-the-loop episodes) without building rollouts, actors or
+/// evaluation simulators.
+pub fn load(cfg: &Config, checkpoints: &std::path::Path, device: tch::Device) -> Result<LoadedLearner> {
+    use crate::checkpoint;
+    use crate::CheckpointProblem;
+    let dir = checkpoint::latest(checkpoints)?
+        .ok_or_else(|| crate::Error::checkpoint(checkpoints, CheckpointProblem::NoneYet))?;
+    let meta = checkpoint::read_meta(&dir)?;
+    let dims = Dims::of(&cfg.env.build());
+    if (meta.spec.n_agents, meta.spec.obs_dim, meta.spec.n_actions) != (dims.n_agents, dims.obs_dim, dims.n_actions) {
+        let config = murmur_runtime::ActorSpec {
+            obs_dim: dims.obs_dim,
+            n_actions: dims.n_actions,
+            n_agents: dims.n_agents,
+            hidden: meta.spec.hidden,
+        };
+        return Err(crate::Error::checkpoint(&dir, CheckpointProblem::OtherActor { found: meta.spec, config }));
+    }
+    // The learner's actor optimiser is built over this store and never steps.
+    let actor_vs = nn::VarStore::new(device);
+    let mut learner = build(cfg, &actor_vs, dims, device)?;
+    if meta.learner != learner.name() {
+        let config = learner.name().to_string();
+        return Err(crate::Error::checkpoint(&dir, CheckpointProblem::OtherLearner { found: meta.learner, config }));
+    }
+    for (name, store) in learner.var_stores_mut() {
+        checkpoint::load_store(&checkpoint::store_path(&dir, name), store)?;
+    }
+    Ok(LoadedLearner { learner, dims, spec: meta.spec })
 }
 
 /// Mean of `x` over entries where `mask` is 1 (`mask` broadcasts to `x`).
@@ -107,14 +186,6 @@ pub(crate) fn unroll_episodes(actor: &Actor, inputs: &Tensor) -> Tensor {
     let (t, rows) = (size[0], size[1] * size[2]);
     let x = inputs.contiguous().view([t, rows, -1]);
     actor.unroll(&x, &actor.initial_hidden(rows, x.device()), None).view([t, size[1], size[2], -1])
-}
-
-/// One optimiser step on `loss` with its gradient norm clipped to `grad_clip`.
-pub(crate) fn descend(opt: &mut nn::Optimizer, loss: &Tensor, grad_clip: f64) {
-    opt.zero_grad();
-    loss.backward();
-    opt.clip_grad_norm(grad_clip);
-    opt.step();
 }
 
 /// Probability of the taken action: `probs` `[.., A]`, `actions` `[..]` -> `[..]`.

@@ -1,25 +1,112 @@
-//! Pieces shared by the PPO-style learners (MAPPO, MACA, MAE): the clipped
-//! surrogate, minibatch splits, the Huber value loss, advantage
-//! normalisation, and the time-aware value targets of MAPPO's authors.
+//! Pieces shared by the PPO-style learners (MAPPO, MACA, MAE): the PPO-clip
+//! update loop ([`PpoClip`]), the clipped surrogate, minibatch splits, the
+//! Huber value loss, advantage normalisation, and the time-aware value
+//! targets of MAPPO's authors.
 
-use tch::{nn, Kind, Tensor};
+use tch::{Kind, Tensor};
 
-use super::{descend, masked_mean, scalar, taken};
-use crate::actor::{entropy, masked_probs, Actor};
+use super::{masked_mean, scalar, taken};
+use crate::actor::{entropy_of_log_probs, masked_log_probs, Actor};
 use crate::buffer::EpisodeBatch;
+use crate::optim::{descend, Optimizer};
+use crate::Result;
 
 /// Diagnostics of one actor step: policy loss, entropy, clip fraction and
 /// mean ratio over valid entries.
 pub(crate) type ActorStepStats = [f64; 4];
 
-/// One clipped-surrogate step of the actor: `probs` `[T, b, n, A]` the
-/// current policy (with gradients), `actions` `[T, b, n]`, `old_log_p`,
+/// The settings of a PPO-clip actor update: `epochs` passes over a batch,
+/// each split into `minibatches` runs of whole episodes, one clipped step
+/// (ratio clip `clip`, entropy bonus `entropy_coef`, gradient-norm clip
+/// `grad_clip`) per minibatch.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PpoClip {
+    pub epochs: usize,
+    pub minibatches: usize,
+    pub clip: f64,
+    pub entropy_coef: f64,
+    pub grad_clip: f64,
+}
+
+/// What a PPO update reads of a batch, each `[T, B, n]`: the taken actions
+/// (i64), the agents' advantages and the mask of valid entries.
+pub(crate) struct PpoSamples {
+    pub actions: Tensor,
+    pub advantage: Tensor,
+    pub mask: Tensor,
+}
+
+/// Mean diagnostics of a PPO update: the actor's ([`ActorStepStats`]) and
+/// the `K` of the learner's own step after each actor step.
+pub(crate) struct PpoStats<const K: usize> {
+    pub actor: ActorStepStats,
+    pub learner: [f64; K],
+}
+
+impl PpoClip {
+    /// The settings of a learner's configuration table.
+    pub fn new(epochs: usize, minibatches: usize, clip: f64, entropy_coef: f64, grad_clip: f64) -> Self {
+        Self { epochs, minibatches, clip, entropy_coef, grad_clip }
+    }
+
+    /// Runs the update over `samples` of `episodes` episodes.
+    /// `policy(start, len)` is the current policy's log-probabilities
+    /// `[T, len, n, A]` on episodes `start..start + len` (with gradients);
+    /// the ratio's denominator is the same policy before the first step.
+    /// Each epoch first asks `refresh(epoch, &mut samples.advantage)` (a
+    /// learner whose advantage depends on its critic recomputes it there);
+    /// each minibatch then takes one actor step with `opt` and one step of
+    /// the learner's own, `after(start, len)` (its critic), whose `K`
+    /// diagnostics are averaged alongside.
+    pub fn run<const K: usize>(
+        &self,
+        opt: &mut Optimizer,
+        episodes: i64,
+        samples: &mut PpoSamples,
+        mut refresh: impl FnMut(usize, &mut Tensor),
+        policy: impl Fn(i64, i64) -> Tensor,
+        mut after: impl FnMut(i64, i64) -> Result<[f64; K]>,
+    ) -> Result<PpoStats<K>> {
+        let old_log_p = tch::no_grad(|| taken(&policy(0, episodes), &samples.actions));
+        let mut actor = [0.0f64; 4];
+        let mut learner = [0.0f64; K];
+        let mut count = 0.0;
+        for epoch in 0..self.epochs {
+            refresh(epoch, &mut samples.advantage);
+            for (start, len) in minibatches(episodes, self.minibatches) {
+                let mb = |x: &Tensor| x.narrow(1, start, len);
+                let step = actor_step(
+                    opt,
+                    &policy(start, len),
+                    &mb(&samples.actions),
+                    &mb(&old_log_p),
+                    &mb(&samples.advantage),
+                    &mb(&samples.mask),
+                    self.clip,
+                    self.entropy_coef,
+                    self.grad_clip,
+                )?;
+                for (sum, v) in actor.iter_mut().zip(step) {
+                    *sum += v;
+                }
+                for (sum, v) in learner.iter_mut().zip(after(start, len)?) {
+                    *sum += v;
+                }
+                count += 1.0;
+            }
+        }
+        Ok(PpoStats { actor: actor.map(|s| s / count), learner: learner.map(|s| s / count) })
+    }
+}
+
+/// One clipped-surrogate step of the actor: `log_p` `[T, b, n, A]` the
+/// current policy's log-probabilities (with gradients), `actions` `[T, b, n]`, `old_log_p`,
 /// `advantage` and `mask` `[T, b, n]`; the loss also subtracts
 /// `entropy_coef` times the mean entropy.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn actor_step(
-    opt: &mut nn::Optimizer,
-    probs: &Tensor,
+fn actor_step(
+    opt: &mut Optimizer,
+    log_p: &Tensor,
     actions: &Tensor,
     old_log_p: &Tensor,
     advantage: &Tensor,
@@ -27,15 +114,20 @@ pub(crate) fn actor_step(
     clip: f64,
     entropy_coef: f64,
     grad_clip: f64,
-) -> ActorStepStats {
-    let ratio = (taken(probs, actions).clamp_min(1e-10).log() - old_log_p).exp();
+) -> Result<ActorStepStats> {
+    let ratio = (taken(log_p, actions) - old_log_p).exp();
     let policy_loss = -masked_mean(&clipped_surrogate(&ratio, advantage, clip), mask);
-    let ent = masked_mean(&entropy(probs), mask);
-    descend(opt, &(&policy_loss - entropy_coef * &ent), grad_clip);
-    [scalar(&policy_loss), scalar(&ent), scalar(&clip_fraction(&ratio, mask, clip)), scalar(&masked_mean(&ratio, mask))]
+    let ent = masked_mean(&entropy_of_log_probs(log_p), mask);
+    descend(opt, &(&policy_loss - entropy_coef * &ent), grad_clip)?;
+    Ok([
+        scalar(&policy_loss),
+        scalar(&ent),
+        scalar(&clip_fraction(&ratio, mask, clip)),
+        scalar(&masked_mean(&ratio, mask)),
+    ])
 }
 
-/// The current policy `[T, len, n, A]` on episodes `start..start + len` of
+/// The current policy's log-probabilities `[T, len, n, A]` on episodes `start..start + len` of
 /// `batch`, re-running the recurrent actor in truncated chunks of
 /// `chunk_len` steps, each restarting from the hidden state the rollout
 /// recorded.
@@ -47,7 +139,7 @@ pub(crate) fn chunked_policy(actor: &Actor, batch: &EpisodeBatch, start: i64, le
     let x = mb(&batch.inputs).contiguous().view([t, rows, -1]);
     let h_rec = mb(&batch.hidden).contiguous().view([t, rows, -1]);
     let logits = actor.unroll(&x, &actor.initial_hidden(rows, x.device()), Some((&h_rec, chunk_len)));
-    masked_probs(&logits.view([t, len, n, -1]), &mb(&batch.avail))
+    masked_log_probs(&logits.view([t, len, n, -1]), &mb(&batch.avail))
 }
 
 /// PPO's clipped surrogate `min(r A, clip(r, 1 - c, 1 + c) A)`, elementwise.
@@ -94,12 +186,13 @@ pub(crate) fn value_stops(batch: &EpisodeBatch, bootstrap_truncation: bool) -> T
 }
 
 /// `x` `[T+1, B, .., F]` with the time step `t / episode_limit` appended as
-/// feature `F` (episodes start at row 0).
-pub(crate) fn with_time(x: &Tensor, episode_limit: usize) -> Tensor {
+/// feature `F`, row 0 being step `first_step`.
+pub(crate) fn with_time(x: &Tensor, episode_limit: usize, first_step: i64) -> Tensor {
     let size = x.size();
     let mut shape = vec![1i64; size.len()];
     shape[0] = size[0];
-    let time = (Tensor::arange(size[0], (Kind::Float, x.device())) / episode_limit as f64).view(shape.as_slice());
+    let steps = Tensor::arange_start(first_step, first_step + size[0], (Kind::Float, x.device()));
+    let time = (steps / episode_limit as f64).view(shape.as_slice());
     let mut full = size.clone();
     *full.last_mut().expect("time is appended to tensors with a feature dimension") = 1;
     Tensor::cat(&[x.shallow_clone(), time.to_kind(x.kind()).expand(full.as_slice(), false)], -1)

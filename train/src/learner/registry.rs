@@ -48,6 +48,16 @@ pub struct BuildContext<'a> {
     pub seed: u64,
 }
 
+/// Where a learner's batches come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchSource {
+    /// Fresh rollouts of the actor being trained (online learners).
+    Rollouts,
+    /// Episodes drawn from a dataset on disk, `[data] path` (offline
+    /// learners).
+    Dataset,
+}
+
 /// The actor switches a learner asks for when the config leaves them unset
 /// (`[actor]`'s `input_layer_norm` and `orthogonal_init`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -67,6 +77,8 @@ pub trait LearnerConfig:
     const NAME: &'static str;
     /// One line for `murmur learners`: the method and its paper.
     const SUMMARY: &'static str;
+    /// Where the learner's batches come from.
+    const SOURCE: BatchSource = BatchSource::Rollouts;
 
     /// Checks every value (errors name the dotted key, `<NAME>.key`);
     /// `batch_episodes` is the run's episodes per update.
@@ -86,6 +98,8 @@ pub trait LearnerConfig:
 pub trait AnyLearnerConfig: Debug + Send + Sync {
     /// The learner's name.
     fn name(&self) -> &'static str;
+    /// See [`LearnerConfig::SOURCE`].
+    fn source(&self) -> BatchSource;
     /// See [`LearnerConfig::validate`].
     fn validate(&self, batch_episodes: usize) -> Result<()>;
     /// See [`LearnerConfig::actor_defaults`].
@@ -107,6 +121,9 @@ pub trait AnyLearnerConfig: Debug + Send + Sync {
 impl<T: LearnerConfig> AnyLearnerConfig for T {
     fn name(&self) -> &'static str {
         T::NAME
+    }
+    fn source(&self) -> BatchSource {
+        T::SOURCE
     }
     fn validate(&self, batch_episodes: usize) -> Result<()> {
         LearnerConfig::validate(self, batch_episodes)

@@ -10,14 +10,15 @@
 mod config;
 pub use config::*;
 
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 
 use crate::actor::{entropy, epsilon_floor, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::critic::td::{TdCritic, TdSettings};
 use crate::critic::{coma_critic, coma_readout, counterfactual_advantage, train_coma_critic, ComaCritic, ComaInputs};
 use crate::env::batch::Dims;
-use crate::learner::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::learner::{masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::optim::{descend, Optimizer, Rule};
 use crate::Result;
 
 /// The COMA learner.
@@ -25,13 +26,13 @@ pub struct Coma {
     cfg: ComaConfig,
     n_actions: i64,
     critic: TdCritic<ComaCritic>,
-    actor_opt: nn::Optimizer,
+    actor_opt: Optimizer,
 }
 
 impl Coma {
     /// A COMA learner for an actor whose parameters are `actor_vs`.
     pub fn new(cfg: &ComaConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
-        let rms = nn::RmsProp { alpha: cfg.rms_alpha, eps: cfg.rms_eps, ..Default::default() };
+        let rms = Rule::RmsProp { alpha: cfg.rms_alpha, eps: cfg.rms_eps };
         let settings = TdSettings {
             gamma: cfg.gamma,
             lambda: cfg.td_lambda,
@@ -42,7 +43,7 @@ impl Coma {
             cfg: cfg.clone(),
             n_actions: dims.n_actions as i64,
             critic: coma_critic(dims, cfg.critic_hidden, device, rms, cfg.lr_critic, settings)?,
-            actor_opt: rms.build(actor_vs, cfg.lr_actor)?,
+            actor_opt: Optimizer::new(actor_vs, rms, cfg.lr_actor)?,
         })
     }
 
@@ -74,10 +75,12 @@ impl Learner for Coma {
         let pi = epsilon_floor(&masked_probs(&logits, &avail), &avail, self.epsilon(env_steps));
         let actions = batch.actions.narrow(0, 0, t);
         let advantage = counterfactual_advantage(&q, &pi, &actions).detach();
+        // The exploration floor's mixture has no log_softmax form; it keeps
+        // every available action at eps/|A| or more while eps > 0.
         let log_pi = taken(&pi, &actions).clamp_min(1e-10).log();
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1); // [T, B, 1]
         let actor_loss = -masked_mean(&(&advantage * log_pi), &mask);
-        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip);
+        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip)?;
 
         Ok(vec![
             ("critic_loss", critic_loss),
@@ -89,13 +92,7 @@ impl Learner for Coma {
         ])
     }
 
-    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        self.critic.var_stores()
-    }
-
-    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        self.critic.var_stores_mut()
-    }
+    actor_and_td_critic_state!();
 
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
         Some(coma_readout(&self.critic.net, batch, self.n_actions))

@@ -11,7 +11,7 @@
 mod config;
 pub use config::*;
 
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::Tensor;
 
 use crate::actor::{entropy, masked_probs, Actor};
@@ -20,7 +20,8 @@ use crate::critic::td::TdCritic;
 use crate::critic::{joint_one_hot, mixing_critic, mixing_readout, train_mixing_critic, MixingCritic};
 use crate::env::batch::Dims;
 use crate::learner::entropy::entropy_term;
-use crate::learner::{descend, masked_mean, scalar, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::learner::{masked_mean, scalar, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::optim::{descend, Optimizer, Rule};
 use crate::Result;
 
 /// The LICA learner.
@@ -28,7 +29,7 @@ pub struct Lica {
     cfg: LicaConfig,
     n_actions: i64,
     critic: TdCritic<MixingCritic>,
-    actor_opt: nn::Optimizer,
+    actor_opt: Optimizer,
 }
 
 impl Lica {
@@ -38,7 +39,7 @@ impl Lica {
             cfg: cfg.clone(),
             n_actions: dims.n_actions as i64,
             critic: mixing_critic(&cfg.critic, dims, device)?,
-            actor_opt: nn::Adam::default().build(actor_vs, cfg.lr_actor)?,
+            actor_opt: Optimizer::new(actor_vs, Rule::adam(1e-8), cfg.lr_actor)?,
         })
     }
 }
@@ -76,7 +77,7 @@ impl Learner for Lica {
         let q_mean = masked_mean(&q, &mask);
         let h = masked_mean(&entropy(&pi), &mask.unsqueeze(-1));
         let actor_loss = -&q_mean + entropy_term(&h, self.cfg.entropy, self.cfg.entropy_coef);
-        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip);
+        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip)?;
 
         Ok(vec![
             ("critic_loss", critic_loss),
@@ -86,13 +87,7 @@ impl Learner for Lica {
         ])
     }
 
-    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        self.critic.var_stores()
-    }
-
-    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        self.critic.var_stores_mut()
-    }
+    actor_and_td_critic_state!();
 
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
         Some(mixing_readout(&self.critic.net, batch, self.n_actions))

@@ -33,13 +33,13 @@
 //! Choices of ours where the spec is silent: the critic sees the time step
 //! and the time-limit cut ends the value (as MAPPO's preset, both
 //! switchable); no value clipping; PyTorch's default initialisation of the
-//! critic. On a checkpoint resume the CMA-ES restarts around the last
-//! candidate (its covariance and paths are not saved).
+//! critic. A checkpoint keeps the whole search (strategy, candidates in
+//! flight, their scores), so a resumed run continues it.
 
 mod config;
 pub use config::*;
 
-use tch::nn::{self, Module, OptimizerConfig};
+use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 use crate::actor::Actor;
@@ -47,9 +47,12 @@ use crate::buffer::EpisodeBatch;
 use crate::cmaes::Cmaes;
 use crate::critic::{correlated_sets, TransformerCritic, TransformerDims};
 use crate::env::batch::Dims;
-use crate::learner::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
+use crate::learner::ppo::{chunked_policy, huber, normalise, value_stops, PpoClip, PpoSamples};
 use crate::learner::returns::gae;
-use crate::learner::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
+use crate::learner::value_targets::ValueTargets;
+use crate::learner::{masked_mean, scalar, CriticReadout, Learner, UpdateStats};
+use crate::optim::{descend, Optimizer, Rule};
+use crate::state::TrainingState;
 use crate::Result;
 
 /// The order of the baselines in weight and value tensors.
@@ -112,6 +115,35 @@ impl CmaesWeights {
         self.previous_return = Some(batch_return);
         Ok(())
     }
+
+    /// Saves the search (the strategy, the candidates of its generation and
+    /// their scores so far) under `psi_search/`; eta is in the `psi` store.
+    fn save_state(&self, state: &mut TrainingState) {
+        if let Some(es) = &self.es {
+            es.save_state("psi_search/strategy", state);
+        }
+        let flat: Vec<f64> = self.candidates.iter().flatten().copied().collect();
+        state.put_f64s("psi_search/candidates", &flat);
+        state.put_f64s("psi_search/fitness", &self.fitness);
+        state.put_f64s("psi_search/previous_return", self.previous_return.as_slice());
+    }
+
+    /// Restores what [`save_state`](Self::save_state) saved.
+    fn load_state(&mut self, state: &TrainingState) -> Result<()> {
+        let dim = self.eta().len();
+        self.es = match state.contains("psi_search/strategy/mean") {
+            true => {
+                let mut es = Cmaes::new(&vec![0.0; dim], self.sigma, self.population, self.seed)?;
+                es.load_state("psi_search/strategy", state)?;
+                Some(es)
+            }
+            false => None,
+        };
+        self.candidates = state.get_f64s("psi_search/candidates", None)?.chunks(dim).map(<[f64]>::to_vec).collect();
+        self.fitness = state.get_f64s("psi_search/fitness", None)?;
+        self.previous_return = state.get_f64s("psi_search/previous_return", None)?.first().copied();
+        Ok(())
+    }
 }
 
 /// How the learner weighs its baselines.
@@ -123,7 +155,6 @@ enum Weighting {
 /// The MACA learner.
 pub struct Maca {
     cfg: MacaConfig,
-    episode_limit: usize,
     n_actions: i64,
     sigma: f64,
     critic_vs: nn::VarStore,
@@ -131,10 +162,10 @@ pub struct Maca {
     /// eta of the `cmaes` mode (searched, never trained), apart from the
     /// critic's optimiser.
     psi_vs: nn::VarStore,
-    value_norm: ValueNorm,
+    values: ValueTargets,
     weighting: Weighting,
-    critic_opt: nn::Optimizer,
-    actor_opt: nn::Optimizer,
+    critic_opt: Optimizer,
+    actor_opt: Optimizer,
 }
 
 impl Maca {
@@ -155,7 +186,7 @@ impl Maca {
                 embed: cfg.critic_embed,
             },
         );
-        let value_norm = ValueNorm::new(&(critic_vs.root() / "value_norm"));
+        let values = ValueTargets::new(&critic_vs.root(), cfg.value_norm, cfg.critic_time_feature, dims.episode_limit);
         let psi_vs = nn::VarStore::new(device);
         let weighting = match cfg.coefficients {
             CoefficientMode::Attention => Weighting::Attention,
@@ -175,37 +206,24 @@ impl Maca {
                 }))
             }
         };
-        let adam = nn::Adam { eps: cfg.adam_eps, ..Default::default() };
+        let adam = Rule::adam(cfg.adam_eps);
         Ok(Self {
-            actor_opt: adam.build(actor_vs, cfg.lr_actor)?,
-            critic_opt: adam.build(&critic_vs, cfg.lr_critic)?,
+            actor_opt: Optimizer::new(actor_vs, adam, cfg.lr_actor)?,
+            critic_opt: Optimizer::new(&critic_vs, adam, cfg.lr_critic)?,
             psi_vs,
             sigma: cfg.sigma.unwrap_or(1.0 / dims.n_agents as f64),
             cfg: cfg.clone(),
-            episode_limit: dims.episode_limit,
             n_actions: dims.n_actions as i64,
             critic_vs,
             critic,
-            value_norm,
+            values,
             weighting,
         })
     }
 
     /// The critic's tokens `[T+1, B, n, obs (+1)]`.
     fn tokens(&self, batch: &EpisodeBatch) -> Tensor {
-        if self.cfg.critic_time_feature {
-            with_time(&batch.obs, self.episode_limit)
-        } else {
-            batch.obs.shallow_clone()
-        }
-    }
-
-    fn denormalized(&self, v: &Tensor) -> Tensor {
-        if self.cfg.value_norm {
-            self.value_norm.denormalize(v)
-        } else {
-            v.shallow_clone()
-        }
+        self.values.input(&batch.obs, batch.first_step)
     }
 
     /// The baseline weights `[.., n, 3]` (individual, correlated, joint)
@@ -287,14 +305,14 @@ impl Learner for Maca {
 
         let (returns, advantages, psi, set_size) = tch::no_grad(|| {
             let encoded = self.critic.encode(&tokens);
-            let eq = self.denormalized(&self.critic.q(&encoded.z, &joint(&pi)).squeeze_dim(-1)); // [T+1, B]
+            let eq = self.values.denormalize(&self.critic.q(&encoded.z, &joint(&pi)).squeeze_dim(-1)); // [T+1, B]
             let stops = value_stops(batch, c.bootstrap_truncation);
             let returns = gae(&batch.reward, &stops, &batch.mask, &eq, c.gamma, c.gae_lambda) + eq.narrow(0, 0, t);
             let z = encoded.z.narrow(0, 0, t);
             let attention = encoded.attention.narrow(0, 0, t);
             let sets = correlated_sets(&attention, self.sigma);
             let values = baselines(&pi.narrow(0, 0, t), &onehot.narrow(0, 0, t), &sets, |v| {
-                self.denormalized(&self.critic.q(&z, v))
+                self.values.denormalize(&self.critic.q(&z, v))
             });
             let psi = self.weights(&z, &attention, &sets); // [T, B, n, 3]
             let baseline = (&psi * values).sum_dim_intlist(-1, false, Kind::Float);
@@ -302,50 +320,39 @@ impl Learner for Maca {
             let set_size = sets.sum_dim_intlist(-1, false, Kind::Float);
             (returns, advantages, psi, set_size)
         });
-        if c.value_norm {
-            self.value_norm.update(&returns, &mask);
-        }
-        let targets = if c.value_norm { self.value_norm.normalize(&returns) } else { returns.shallow_clone() };
-        let adv = if c.advantage_norm { normalise(&advantages, &agent_mask) } else { advantages.shallow_clone() };
+        let targets = self.values.fit(&returns, &mask);
         let actions = batch.actions.narrow(0, 0, t);
-        let old_log_p = taken(&pi.narrow(0, 0, t), &actions).clamp_min(1e-10).log();
+        let mut samples = PpoSamples {
+            actions,
+            advantage: if c.advantage_norm { normalise(&advantages, &agent_mask) } else { advantages.shallow_clone() },
+            mask: agent_mask.shallow_clone(),
+        };
         // Q on the taken actions and EQ on the behaviour policies, per step.
         let critic_v = Tensor::cat(&[joint(&onehot), joint(&pi)], 2).narrow(0, 0, t); // [T, B, 2, nA]
-
-        let mut stats = [0.0f64; 7]; // policy loss, entropy, clip fraction, ratio, L_V, L_Q, L_EQ
-        let mut count = 0.0;
-        for _ in 0..c.epochs {
-            for (start, len) in minibatches(b, c.minibatches) {
+        let ppo = PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip);
+        let critic = &self.critic;
+        let critic_opt = &mut self.critic_opt;
+        let critic_tokens = tokens.narrow(0, 0, t);
+        let stats = ppo.run(
+            &mut self.actor_opt,
+            b,
+            &mut samples,
+            |_, _| {},
+            |start, len| chunked_policy(actor, batch, start, len, c.chunk_len),
+            |start, len| {
                 let mb = |x: &Tensor| x.narrow(1, start, len);
-                let probs = chunked_policy(actor, batch, start, len, c.chunk_len);
-                let step = actor_step(
-                    &mut self.actor_opt,
-                    &probs,
-                    &mb(&actions),
-                    &mb(&old_log_p),
-                    &mb(&adv),
-                    &mb(&agent_mask),
-                    c.clip,
-                    c.entropy_coef,
-                    c.grad_clip,
-                );
-
-                let z = self.critic.encode(&mb(&tokens.narrow(0, 0, t))).z;
-                let q = self.critic.q(&z, &mb(&critic_v)); // [T, len, 2]
+                let z = critic.encode(&mb(&critic_tokens)).z;
+                let q = critic.q(&z, &mb(&critic_v)); // [T, len, 2]
                 let (target, m) = (mb(&targets), mb(&mask));
                 let loss_of = |v: &Tensor| masked_mean(&huber(&(&target - v), c.huber_delta), &m);
                 let (l_v, l_q, l_eq) =
-                    (loss_of(&self.critic.value(&z)), loss_of(&q.select(-1, 0)), loss_of(&q.select(-1, 1)));
+                    (loss_of(&critic.value(&z)), loss_of(&q.select(-1, 0)), loss_of(&q.select(-1, 1)));
                 let critic_loss = &l_v + c.q_loss_coef * &l_q + c.eq_loss_coef * &l_eq;
-                descend(&mut self.critic_opt, &critic_loss, c.grad_clip);
-
-                for (s, v) in stats.iter_mut().zip(step.into_iter().chain([&l_v, &l_q, &l_eq].map(scalar))) {
-                    *s += v;
-                }
-                count += 1.0;
-            }
-        }
-        let [pl, ent, clip, ratio, l_v, l_q, l_eq] = stats.map(|s| s / count);
+                descend(critic_opt, &critic_loss, c.grad_clip)?;
+                Ok([&l_v, &l_q, &l_eq].map(scalar))
+            },
+        )?;
+        let ([pl, ent, clip, ratio], [l_v, l_q, l_eq]) = (stats.actor, stats.learner);
         let psi_mean = |k: i64| scalar(&masked_mean(&psi.select(-1, k), &agent_mask));
         let mut out = vec![
             ("policy_loss", pl),
@@ -379,7 +386,7 @@ impl Learner for Maca {
         let value = tch::no_grad(|| {
             let z = self.critic.encode(&self.tokens(batch)).z;
             let pi = batch.probs.view([batch.probs.size()[0], b, 1, -1]);
-            self.denormalized(&self.critic.q(&z, &pi).squeeze_dim(-1))
+            self.values.denormalize(&self.critic.q(&z, &pi).squeeze_dim(-1))
         });
         Some(CriticReadout { value, advantage: None })
     }
@@ -388,6 +395,23 @@ impl Learner for Maca {
         match self.weighting {
             Weighting::Attention => vec![("critic", &mut self.critic_vs)],
             Weighting::Cmaes(_) => vec![("critic", &mut self.critic_vs), ("psi", &mut self.psi_vs)],
+        }
+    }
+
+    fn save_state(&self, state: &mut TrainingState) {
+        self.actor_opt.save_state("actor_optimizer", state);
+        self.critic_opt.save_state("critic_optimizer", state);
+        if let Weighting::Cmaes(w) = &self.weighting {
+            w.save_state(state);
+        }
+    }
+
+    fn load_state(&mut self, state: &TrainingState) -> Result<()> {
+        self.actor_opt.load_state("actor_optimizer", state)?;
+        self.critic_opt.load_state("critic_optimizer", state)?;
+        match &mut self.weighting {
+            Weighting::Cmaes(w) => w.load_state(state),
+            Weighting::Attention => Ok(()),
         }
     }
 }

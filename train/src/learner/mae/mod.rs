@@ -18,16 +18,17 @@
 mod config;
 pub use config::*;
 
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::Tensor;
 
-use crate::actor::{masked_probs, Actor};
+use crate::actor::{masked_log_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::critic::td::{TdCritic, TdSettings};
 use crate::critic::{coma_critic, coma_readout, counterfactual_advantage, train_coma_critic, ComaCritic, ComaInputs};
 use crate::env::batch::Dims;
-use crate::learner::ppo::{actor_step, minibatches};
-use crate::learner::{masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::learner::ppo::{PpoClip, PpoSamples};
+use crate::learner::{masked_mean, scalar, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::optim::{Optimizer, Rule};
 use crate::Result;
 
 /// The MAE learner.
@@ -35,7 +36,7 @@ pub struct Mae {
     cfg: MaeConfig,
     n_actions: i64,
     critic: TdCritic<ComaCritic>,
-    actor_opt: nn::Optimizer,
+    actor_opt: Optimizer,
 }
 
 impl Mae {
@@ -50,8 +51,8 @@ impl Mae {
         Ok(Self {
             cfg: cfg.clone(),
             n_actions: dims.n_actions as i64,
-            critic: coma_critic(dims, cfg.critic_hidden, device, nn::Adam::default(), cfg.lr_critic, settings)?,
-            actor_opt: nn::Adam::default().build(actor_vs, cfg.lr_actor)?,
+            critic: coma_critic(dims, cfg.critic_hidden, device, Rule::adam(1e-8), cfg.lr_critic, settings)?,
+            actor_opt: Optimizer::new(actor_vs, Rule::adam(1e-8), cfg.lr_actor)?,
         })
     }
 }
@@ -103,34 +104,21 @@ impl Learner for Mae {
             marginal_advantage(batch, &pi, &partners, self.n_actions, |x| self.critic.net.forward(x))
         });
         let actions = batch.actions.narrow(0, 0, t);
-        let old_log_p = taken(&pi, &actions).clamp_min(1e-10).log();
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1).expand([t, b, n], true);
-
-        let mut stats = [0.0f64; 4]; // policy loss, entropy, clip fraction, ratio
-        let mut count = 0.0;
-        for _ in 0..c.epochs {
-            for (start, len) in minibatches(b, c.minibatches) {
-                let mb = |x: &Tensor| x.narrow(1, start, len);
-                let logits = unroll_episodes(actor, &mb(&batch.inputs.narrow(0, 0, t)));
-                let probs = masked_probs(&logits, &mb(&batch.avail.narrow(0, 0, t)));
-                let step = actor_step(
-                    &mut self.actor_opt,
-                    &probs,
-                    &mb(&actions),
-                    &mb(&old_log_p),
-                    &mb(&advantage),
-                    &mb(&mask),
-                    c.clip,
-                    c.entropy_coef,
-                    c.grad_clip,
-                );
-                for (s, v) in stats.iter_mut().zip(step) {
-                    *s += v;
-                }
-                count += 1.0;
-            }
-        }
-        let [pl, ent, clip, _] = stats.map(|s| s / count);
+        let mut samples = PpoSamples { actions, advantage: advantage.shallow_clone(), mask: mask.shallow_clone() };
+        let ppo = PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip);
+        let (inputs, avail) = (batch.inputs.narrow(0, 0, t), batch.avail.narrow(0, 0, t));
+        let stats = ppo.run(
+            &mut self.actor_opt,
+            b,
+            &mut samples,
+            |_, _| {},
+            |start, len| {
+                masked_log_probs(&unroll_episodes(actor, &inputs.narrow(1, start, len)), &avail.narrow(1, start, len))
+            },
+            |_, _| Ok([0.0; 0]),
+        )?;
+        let [pl, ent, clip, _] = stats.actor;
         Ok(vec![
             ("critic_loss", critic_loss),
             ("policy_loss", pl),
@@ -140,13 +128,7 @@ impl Learner for Mae {
         ])
     }
 
-    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        self.critic.var_stores()
-    }
-
-    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        self.critic.var_stores_mut()
-    }
+    actor_and_td_critic_state!();
 
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
         Some(coma_readout(&self.critic.net, batch, self.n_actions))
@@ -182,6 +164,7 @@ mod tests {
             mask: Tensor::cat(&[Tensor::ones([1, b], f), Tensor::zeros([1, b], f)], 0),
             returns: vec![0.0; b as usize],
             lengths: vec![1; b as usize],
+            first_step: 0,
         };
         let vs = nn::VarStore::new(cpu);
         let input = ComaInputs::dim(state_dim as usize, obs_dim as usize, N as usize, A as usize);

@@ -22,7 +22,7 @@
 mod config;
 pub use config::*;
 
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::Tensor;
 
 use crate::actor::Actor;
@@ -30,20 +30,22 @@ use crate::buffer::EpisodeBatch;
 use crate::critic::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
 use crate::critic::StateValue;
 use crate::env::batch::Dims;
-use crate::learner::ppo::{actor_step, chunked_policy, huber, minibatches, normalise, value_stops, with_time};
+use crate::learner::ppo::{chunked_policy, huber, normalise, value_stops, PpoClip, PpoSamples};
 use crate::learner::returns::{gae, nstep_returns};
-use crate::learner::{descend, masked_mean, scalar, taken, CriticReadout, Learner, UpdateStats, ValueNorm};
+use crate::learner::value_targets::ValueTargets;
+use crate::learner::{masked_mean, scalar, CriticReadout, Learner, UpdateStats, ValueNorm};
+use crate::optim::{descend, Optimizer, Rule};
+use crate::state::TrainingState;
 use crate::Result;
 
 /// The MAPPO learner.
 pub struct Mappo {
     cfg: MappoConfig,
-    episode_limit: usize,
     critic_vs: nn::VarStore,
     critic: StateValue,
-    value_norm: ValueNorm,
-    critic_opt: nn::Optimizer,
-    actor_opt: nn::Optimizer,
+    values: ValueTargets,
+    critic_opt: Optimizer,
+    actor_opt: Optimizer,
     /// The target critic of n-step advantages.
     target: Option<TargetNetwork<StateValue>>,
     /// Running statistics of rewards, when they are standardised.
@@ -65,7 +67,7 @@ impl Mappo {
             )
         };
         let critic = value_net(&critic_vs.root());
-        let value_norm = ValueNorm::new(&(critic_vs.root() / "value_norm"));
+        let values = ValueTargets::new(&critic_vs.root(), cfg.value_norm, cfg.critic_time_feature, dims.episode_limit);
         let reward_norm = cfg.reward_norm.then(|| ValueNorm::new(&(critic_vs.root() / "reward_norm")));
         let target = (cfg.advantage == AdvantageEstimator::Nstep)
             .then(|| {
@@ -73,15 +75,14 @@ impl Mappo {
                 TargetNetwork::new(&critic_vs, |p| value_net(p), update)
             })
             .transpose()?;
-        let adam = nn::Adam { eps: cfg.adam_eps, ..Default::default() };
+        let adam = Rule::adam(cfg.adam_eps);
         Ok(Self {
-            actor_opt: adam.build(actor_vs, cfg.lr)?,
-            critic_opt: adam.build(&critic_vs, cfg.critic_lr.unwrap_or(cfg.lr))?,
+            actor_opt: Optimizer::new(actor_vs, adam, cfg.lr)?,
+            critic_opt: Optimizer::new(&critic_vs, adam, cfg.critic_lr.unwrap_or(cfg.lr))?,
             cfg: cfg.clone(),
-            episode_limit: dims.episode_limit,
             critic_vs,
             critic,
-            value_norm,
+            values,
             target,
             reward_norm,
         })
@@ -90,11 +91,7 @@ impl Mappo {
     /// The critic's input `[T+1, B, state_dim (+1)]`: the state, and the
     /// time step t / episode_limit when configured (episodes start at row 0).
     fn critic_input(&self, batch: &EpisodeBatch) -> Tensor {
-        if self.cfg.critic_time_feature {
-            with_time(&batch.state, self.episode_limit)
-        } else {
-            batch.state.shallow_clone()
-        }
+        self.values.input(&batch.state, batch.first_step)
     }
 
     /// Moves the target critic towards the critic after an update (see
@@ -103,14 +100,6 @@ impl Mappo {
         match &mut self.target {
             Some(target) => target.follow(&self.critic_vs),
             None => Ok(()),
-        }
-    }
-
-    fn denormalized(&self, v: &Tensor) -> Tensor {
-        if self.cfg.value_norm {
-            self.value_norm.denormalize(v)
-        } else {
-            v.shallow_clone()
         }
     }
 }
@@ -141,7 +130,7 @@ impl Learner for Mappo {
         let advantage_of = |returns: &Tensor, v: &Tensor| (returns - v) * &mask;
         let (old_values, advantages, returns) = tch::no_grad(|| {
             let v_norm = self.critic.forward(&critic_in); // [T+1, B]
-            let v = self.denormalized(&v_norm);
+            let v = self.values.denormalize(&v_norm);
             let (adv, ret) = match &self.target {
                 None => {
                     let adv = gae(&reward, &stops, &batch.mask, &v, c.gamma, c.gae_lambda);
@@ -149,17 +138,14 @@ impl Learner for Mappo {
                     (adv, ret)
                 }
                 Some(target) => {
-                    let bootstrap = self.denormalized(&target.net.forward(&critic_in));
+                    let bootstrap = self.values.denormalize(&target.net.forward(&critic_in));
                     let ret = nstep_returns(&reward, &stops, &batch.mask, &bootstrap, c.gamma, c.nstep);
                     (advantage_of(&ret, &v.narrow(0, 0, t)), ret)
                 }
             };
             (v_norm.narrow(0, 0, t), adv, ret)
         });
-        if c.value_norm {
-            self.value_norm.update(&returns, &mask);
-        }
-        let targets = if c.value_norm { self.value_norm.normalize(&returns) } else { returns.shallow_clone() };
+        let targets = self.values.fit(&returns, &mask);
         let agent_mask = mask.unsqueeze(-1).expand([t, b, n], true);
         // Shared by the agents: one team reward, one state value.
         let per_agent = |adv: &Tensor| {
@@ -170,36 +156,28 @@ impl Learner for Mappo {
                 adv
             }
         };
-        let mut adv = per_agent(&advantages);
         let actions = batch.actions.narrow(0, 0, t);
-        let old_log_p = taken(&batch.probs.narrow(0, 0, t), &actions).clamp_min(1e-10).log();
-
-        let mut stats = [0.0f64; 5]; // policy loss, entropy, clip fraction, ratio, value loss
-        let mut count = 0.0;
-        for epoch in 0..c.epochs {
-            if self.target.is_some() && epoch > 0 {
-                // EPyMARL's advantage: the n-step return minus the value the
-                // critic gives after the previous epochs' steps.
-                let v = tch::no_grad(|| self.denormalized(&self.critic.forward(&critic_in.narrow(0, 0, t))));
-                adv = per_agent(&advantage_of(&returns, &v));
-            }
-            for (start, len) in minibatches(b, c.minibatches) {
+        let mut samples = PpoSamples { actions, advantage: per_agent(&advantages), mask: agent_mask.shallow_clone() };
+        let ppo = PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip);
+        let (critic, values, target) = (&self.critic, &self.values, &self.target);
+        let critic_opt = &mut self.critic_opt;
+        let critic_steps = critic_in.narrow(0, 0, t);
+        let stats = ppo.run(
+            &mut self.actor_opt,
+            b,
+            &mut samples,
+            |epoch, adv| {
+                if target.is_some() && epoch > 0 {
+                    // EPyMARL's advantage: the n-step return minus the value
+                    // the critic gives after the previous epochs' steps.
+                    let v = tch::no_grad(|| values.denormalize(&critic.forward(&critic_steps)));
+                    *adv = per_agent(&advantage_of(&returns, &v));
+                }
+            },
+            |start, len| chunked_policy(actor, batch, start, len, c.chunk_len),
+            |start, len| {
                 let mb = |x: &Tensor| x.narrow(1, start, len);
-                let probs = chunked_policy(actor, batch, start, len, c.chunk_len);
-                let (a, am) = (mb(&adv), mb(&agent_mask));
-                let step = actor_step(
-                    &mut self.actor_opt,
-                    &probs,
-                    &mb(&actions),
-                    &mb(&old_log_p),
-                    &a,
-                    &am,
-                    c.clip,
-                    c.entropy_coef,
-                    c.grad_clip,
-                );
-
-                let v = self.critic.forward(&mb(&critic_in.narrow(0, 0, t)));
+                let v = critic.forward(&mb(&critic_steps));
                 let target = mb(&targets);
                 let mut v_loss = huber(&(&target - &v), c.huber_delta);
                 if c.value_clip {
@@ -208,23 +186,19 @@ impl Learner for Mappo {
                     v_loss = v_loss.max_other(&huber(&(&target - clipped), c.huber_delta));
                 }
                 let value_loss = masked_mean(&v_loss, &mb(&mask));
-                descend(&mut self.critic_opt, &value_loss, c.grad_clip);
-
-                for (s, v) in stats.iter_mut().zip(step.into_iter().chain([scalar(&value_loss)])) {
-                    *s += v;
-                }
-                count += 1.0;
-            }
-        }
+                descend(critic_opt, &value_loss, c.grad_clip)?;
+                Ok([scalar(&value_loss)])
+            },
+        )?;
         self.follow_critic()?;
-        let [pl, ent, clip, ratio, vl] = stats.map(|s| s / count);
+        let ([pl, ent, clip, ratio], [vl]) = (stats.actor, stats.learner);
         Ok(vec![
             ("policy_loss", pl),
             ("value_loss", vl),
             ("entropy", ent),
             ("clip_fraction", clip),
             ("ratio_mean", ratio),
-            ("value_mean", scalar(&masked_mean(&self.denormalized(&old_values), &mask))),
+            ("value_mean", scalar(&masked_mean(&self.values.denormalize(&old_values), &mask))),
         ])
     }
 
@@ -240,8 +214,25 @@ impl Learner for Mappo {
         stores
     }
 
+    fn save_state(&self, state: &mut TrainingState) {
+        self.actor_opt.save_state("actor_optimizer", state);
+        self.critic_opt.save_state("critic_optimizer", state);
+        if let Some(target) = &self.target {
+            target.save_state(TARGET_CHECKPOINT, state);
+        }
+    }
+
+    fn load_state(&mut self, state: &TrainingState) -> Result<()> {
+        self.actor_opt.load_state("actor_optimizer", state)?;
+        self.critic_opt.load_state("critic_optimizer", state)?;
+        match &mut self.target {
+            Some(target) => target.load_state(TARGET_CHECKPOINT, state),
+            None => Ok(()),
+        }
+    }
+
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
-        let value = tch::no_grad(|| self.denormalized(&self.critic.forward(&self.critic_input(batch))));
+        let value = tch::no_grad(|| self.values.denormalize(&self.critic.forward(&self.critic_input(batch))));
         Some(CriticReadout { value, advantage: None })
     }
 }

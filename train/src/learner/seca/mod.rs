@@ -19,16 +19,17 @@
 mod config;
 pub use config::*;
 
-use tch::nn::{self, OptimizerConfig};
+use tch::nn;
 use tch::{Kind, Tensor};
 
-use crate::actor::{entropy, masked_probs, Actor};
+use crate::actor::{entropy, masked_log_probs, masked_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::critic::td::TdCritic;
 use crate::critic::{joint_one_hot, mixing_critic, mixing_readout, train_mixing_critic, Hyper, MixingCritic};
 use crate::env::batch::Dims;
 use crate::learner::entropy::entropy_term;
-use crate::learner::{descend, masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::learner::{masked_mean, scalar, taken, unroll_episodes, CriticReadout, Learner, UpdateStats};
+use crate::optim::{descend, Optimizer, Rule};
 use crate::Result;
 
 /// The SeCA learner.
@@ -36,7 +37,7 @@ pub struct Seca {
     cfg: SecaConfig,
     n_actions: i64,
     critic: TdCritic<MixingCritic>,
-    actor_opt: nn::Optimizer,
+    actor_opt: Optimizer,
 }
 
 impl Seca {
@@ -46,7 +47,7 @@ impl Seca {
             cfg: cfg.clone(),
             n_actions: dims.n_actions as i64,
             critic: mixing_critic(&cfg.critic, dims, device)?,
-            actor_opt: nn::Adam::default().build(actor_vs, cfg.lr_actor)?,
+            actor_opt: Optimizer::new(actor_vs, Rule::adam(1e-8), cfg.lr_actor)?,
         })
     }
 
@@ -164,11 +165,11 @@ impl Learner for Seca {
             sequential_advantages(&hyper, &pi_d, &onehot, &positions)
         });
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1); // [T, B, 1]
-        let log_pi = taken(&pi, &actions).clamp_min(1e-10).log();
+        let log_pi = taken(&masked_log_probs(&logits, &avail), &actions);
         let policy_loss = -masked_mean(&(&advantage * log_pi), &mask);
         let h = masked_mean(&entropy(&pi), &mask);
         let actor_loss = &policy_loss + entropy_term(&h, self.cfg.entropy, self.cfg.entropy_coef);
-        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip);
+        descend(&mut self.actor_opt, &actor_loss, self.cfg.grad_clip)?;
 
         Ok(vec![
             ("critic_loss", critic_loss),
@@ -178,13 +179,7 @@ impl Learner for Seca {
         ])
     }
 
-    fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        self.critic.var_stores()
-    }
-
-    fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        self.critic.var_stores_mut()
-    }
+    actor_and_td_critic_state!();
 
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
         Some(mixing_readout(&self.critic.net, batch, self.n_actions))
