@@ -293,14 +293,8 @@ impl Trainer {
         if meta.spec != self.actor.spec() {
             return Err(bad(CheckpointProblem::OtherActor { found: meta.spec, config: self.actor.spec() }));
         }
-        if meta.learner != self.learner.name() {
-            let config = self.learner.name().to_string();
-            return Err(bad(CheckpointProblem::OtherLearner { found: meta.learner.clone(), config }));
-        }
+        learner::load_networks(self.learner.as_mut(), dir, &meta)?;
         checkpoint::load_store(&dir.join("actor.safetensors"), &mut self.actor_vs)?;
-        for (name, store) in self.learner.var_stores_mut() {
-            checkpoint::load_store(&checkpoint::store_path(dir, name), store)?;
-        }
         let state_file = dir.join(STATE_FILE);
         if state_file.exists() {
             self.learner.load_state(&TrainingState::load(&state_file)?)?;

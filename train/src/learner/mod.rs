@@ -157,14 +157,27 @@ pub fn load(cfg: &Config, checkpoints: &std::path::Path, device: tch::Device) ->
     // The learner's actor optimiser is built over this store and never steps.
     let actor_vs = nn::VarStore::new(device);
     let mut learner = build(cfg, &actor_vs, dims, device)?;
+    load_networks(learner.as_mut(), &dir, &meta)?;
+    Ok(LoadedLearner { learner, dims, spec: meta.spec })
+}
+
+/// Loads `learner`'s networks from checkpoint `dir` (sidecar `meta`),
+/// refusing a checkpoint another learner made.
+pub(crate) fn load_networks(
+    learner: &mut dyn Learner,
+    dir: &std::path::Path,
+    meta: &crate::checkpoint::CheckpointMeta,
+) -> Result<()> {
+    use crate::checkpoint;
     if meta.learner != learner.name() {
-        let config = learner.name().to_string();
-        return Err(crate::Error::checkpoint(&dir, CheckpointProblem::OtherLearner { found: meta.learner, config }));
+        let problem =
+            crate::CheckpointProblem::OtherLearner { found: meta.learner.clone(), config: learner.name().to_string() };
+        return Err(crate::Error::checkpoint(dir, problem));
     }
     for (name, store) in learner.var_stores_mut() {
-        checkpoint::load_store(&checkpoint::store_path(&dir, name), store)?;
+        checkpoint::load_store(&checkpoint::store_path(dir, name), store)?;
     }
-    Ok(LoadedLearner { learner, dims, spec: meta.spec })
+    Ok(())
 }
 
 /// Mean of `x` over entries where `mask` is 1 (`mask` broadcasts to `x`).
