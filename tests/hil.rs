@@ -372,7 +372,7 @@ fn killing_the_coordinator_loses_no_recorded_episode_and_takes_its_agents_along(
     let m = recorder::verify(&data).unwrap();
     assert!(m.episodes.len() >= 3);
     let header = m.header.clone();
-    let ds = recorder::Dataset::open(&data, header).unwrap();
+    let ds = recorder::DatasetWriter::open(&data, header, None).unwrap();
     assert!(ds.manifest().episodes.len() >= m.episodes.len());
     recorder::verify(&data).unwrap();
     assert!(m.episodes.iter().all(|e| e.complete && e.steps == 25));
@@ -387,4 +387,56 @@ fn killing_the_coordinator_loses_no_recorded_episode_and_takes_its_agents_along(
         assert!(start.elapsed() < Duration::from_secs(15), "agents outlived the coordinator: {:?}", ps.stdout);
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// The offline loop, small: episodes recorded by `murmur hil --record`
+/// train a behaviour-cloning actor offline, which exports and then runs on
+/// the robots of a second `murmur hil` over Zenoh, every action its own.
+#[test]
+fn recorded_episodes_train_an_offline_actor_that_drives_the_swarm() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, model) = trained_run(dir.path());
+    let hil = |swarm: &str, model: &Path, record: &str| {
+        let out = common::murmur_command()
+            .args(["hil", "--env", "spread", "--swarm", swarm, "--episodes", "4", "--spawn-agents", "--model"])
+            .arg(model)
+            .args(["--record", record])
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    };
+    let pid = std::process::id();
+    hil(&format!("offline-rec-{pid}"), &model, "recorded");
+    let bc = root().join("configs/bc_spread.toml");
+    let mut train = common::murmur_command();
+    train.args(["train", "-c"]).arg(&bc).args(["--device", "cpu", "--out", "bc"]).current_dir(dir.path());
+    for set in ["data.path=\"recorded\"", "t_max=300", "batch_episodes=4", "eval_interval=0", "eval_episodes=4"] {
+        train.args(["--set", set]);
+    }
+    let out = train.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = common::murmur_command()
+        .args(["export", "--run", "bc", "-o", "bc.onnx", "--sequences", "4"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    hil(&format!("offline-run-{pid}"), &dir.path().join("bc.onnx"), "driven");
+
+    // Every action of the second run came from the offline actor on board.
+    let m = recorder::verify(&dir.path().join("driven")).unwrap();
+    assert_eq!(m.episodes.len(), 4);
+    assert!(m.episodes.iter().all(|e| e.complete));
+    let sources: Vec<u8> = m
+        .episodes
+        .iter()
+        .flat_map(|e| {
+            let bytes = std::fs::read(dir.path().join("driven").join(&e.file)).unwrap();
+            let st = SafeTensors::deserialize(&bytes).unwrap();
+            st.tensor("action_source").unwrap().data().to_vec()
+        })
+        .collect();
+    assert_eq!(sources.len(), 4 * 25 * 3);
+    assert!(sources.iter().all(|&s| s == Origin::Policy as u8), "a robot fell back: {sources:?}");
 }

@@ -25,7 +25,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use murmur_train::checkpoint::{self, CheckpointMeta};
-use murmur_train::{fsio, CheckpointProblem};
+use murmur_train::fsio;
+use murmur_train::learner::registry::ActorOutputs;
 use prost::Message;
 use tch::nn;
 
@@ -88,17 +89,7 @@ pub struct ExportReport {
 /// The checkpoint to export: `checkpoint` if given (a checkpoint directory,
 /// or one relative to the run's `checkpoints/`), else the run's latest.
 pub fn resolve_checkpoint(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf, ExportError> {
-    let root = run.join("checkpoints");
-    match checkpoint {
-        Some(c) if c.join("checkpoint.json").exists() => Ok(c.to_path_buf()),
-        Some(c) if root.join(c).join("checkpoint.json").exists() => Ok(root.join(c)),
-        Some(c) => {
-            let why = format!("no checkpoint.json here or under {}", root.display());
-            Err(murmur_train::Error::checkpoint(c, CheckpointProblem::NotACheckpoint(why)).into())
-        }
-        None => checkpoint::latest(&root)?
-            .ok_or_else(|| murmur_train::Error::checkpoint(&root, CheckpointProblem::NoneYet).into()),
-    }
+    Ok(checkpoint::resolve(run, checkpoint)?)
 }
 
 /// The actor's weights out of its var store, in PyTorch's layout.
@@ -127,6 +118,7 @@ pub fn actor_weights(vs: &nn::VarStore, spec: ActorSpec, dir: &Path) -> Result<A
 /// The metadata properties of an exported file.
 pub fn metadata(meta: &CheckpointMeta) -> Vec<(String, String)> {
     let s = meta.spec;
+    let outputs = murmur_train::learner::registry::find(&meta.learner).map_or(ActorOutputs::Logits, |k| k.outputs);
     [
         ("format_version", FORMAT_VERSION.to_string()),
         ("algorithm", meta.learner.clone()),
@@ -138,6 +130,8 @@ pub fn metadata(meta: &CheckpointMeta) -> Vec<(String, String)> {
         ("input_layer_norm", meta.actor_options.input_layer_norm.to_string()),
         ("checkpoint_sha256", meta.sha256.get("actor.safetensors").cloned().unwrap_or_default()),
         ("env_steps", meta.env_steps.to_string()),
+        ("outputs", outputs.name().to_string()),
+        ("policy", outputs.policy().to_string()),
     ]
     .into_iter()
     .map(|(k, v)| (format!("murmur.{k}"), v))

@@ -27,10 +27,10 @@ use crate::bridge::RobotBridge;
 use crate::collector::{StepCollector, Verdict};
 use crate::critic_server::{CriticProblem, ServerCritic};
 use crate::link::SwarmLink;
-use crate::recorder::{Dataset, EpisodeRecord, Origin, StepRecord};
+use crate::recorder::{DatasetWriter, EpisodeRecord, Origin, StepRecord};
 use crate::summary::{EpisodeSummary, HilSummary};
 use crate::transport::SwarmTransport;
-use crate::HwError;
+use crate::{HwError, OptionsProblem};
 
 /// How steps are paced.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -104,7 +104,7 @@ pub struct Coordinator<B: RobotBridge, L: SwarmTransport = SwarmLink> {
     bridge: B,
     link: L,
     critic: Option<ServerCritic>,
-    dataset: Option<Dataset>,
+    dataset: Option<DatasetWriter>,
     options: HilOptions,
     spec: WireDims,
 }
@@ -116,22 +116,18 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
         bridge: B,
         link: L,
         critic: Option<ServerCritic>,
-        dataset: Option<Dataset>,
+        dataset: Option<DatasetWriter>,
         options: HilOptions,
     ) -> Result<Self, HwError> {
         let d = bridge.dims();
         let spec = WireDims { obs_dim: d.obs_dim, n_actions: d.n_actions, n_agents: d.n_agents };
         if options.safe_action >= d.n_actions {
-            return Err(HwError::Options(format!(
-                "safe action {} is not an action of `{}` (it has {})",
-                options.safe_action,
-                bridge.name(),
-                d.n_actions
-            )));
+            let task = bridge.name().to_string();
+            return Err(OptionsProblem::SafeAction { action: options.safe_action, task, n_actions: d.n_actions }.into());
         }
         if let Pacing::Realtime { hz } = options.pacing {
             if !(hz > 0.0 && hz.is_finite()) {
-                return Err(HwError::Options(format!("--hz must be a positive rate, got {hz}")));
+                return Err(OptionsProblem::Rate(hz).into());
             }
         }
         if let Some(c) = &critic {
@@ -162,7 +158,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
                 waited: self.options.join_timeout,
             });
         }
-        let first = self.dataset.as_ref().map_or(1, Dataset::next_episode);
+        let first = self.dataset.as_ref().map_or(1, DatasetWriter::next_episode);
         let started = Instant::now();
         let mut summary = HilSummary::default();
         let mut collector = StepCollector::new(self.spec);
@@ -258,7 +254,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
         let last = self.read_world()?;
         team.record.finish(last.state, last.obs, last.avail);
         if let Some(ds) = &mut self.dataset {
-            ds.write(&team.record)?;
+            ds.write(&team.record).map_err(HwError::Dataset)?;
         }
         Ok(EpisodeSummary {
             episode,
@@ -309,7 +305,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             // A task beyond the wire's capacities fails here, by name.
             msg.obs.extend_from_slice(&step.obs[i * o..(i + 1) * o]).map_err(|_| capacity("obs_dim", o))?;
             msg.avail.extend_from_slice(&step.avail[i * a..(i + 1) * a]).map_err(|_| capacity("n_actions", a))?;
-            let bytes = msg.encode(&mut buf).map_err(|e| HwError::Options(e.to_string()))?;
+            let bytes = msg.encode(&mut buf).map_err(|source| HwError::Encode { agent: i, source })?;
             self.link.send_observation(i, bytes)?;
         }
         Ok(sent)
@@ -444,6 +440,6 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
     }
 }
 
-fn capacity(field: &str, got: usize) -> HwError {
-    HwError::Options(format!("the task's {field} is {got}, more than the wire carries"))
+fn capacity(field: &'static str, got: usize) -> HwError {
+    OptionsProblem::BeyondWire { field, got }.into()
 }

@@ -201,6 +201,7 @@ impl ServerCritic {
             // The newest step's reward is unknown until it is applied; no
             // readout reads rewards.
             reward: zeros(&[t, 1]),
+            agent_reward: None,
             terminated: zeros(&[t, 1]),
             mask: Tensor::from_slice(&mask).view([t + 1, 1]),
             returns: vec![0.0],

@@ -59,16 +59,8 @@ pub enum HwError {
     /// The swarm's network settings are unusable.
     #[error(transparent)]
     Swarm(#[from] murmur_runtime::swarm::SwarmError),
-    /// A dataset holds something other than what its manifest promises.
-    #[error("dataset: {0}")]
-    Record(String),
-    /// A dataset file cannot be written.
-    #[error("dataset: {source}")]
-    RecordWrite {
-        /// The training crate's error, which names the file.
-        source: murmur_train::Error,
-    },
-    /// A dataset cannot be read or is not what its manifest promises.
+    /// A dataset cannot be written, or read back as its manifest promises
+    /// (the training crate's error names the file).
     #[error(transparent)]
     Dataset(murmur_train::Error),
     /// A run's critic cannot be loaded.
@@ -83,8 +75,16 @@ pub enum HwError {
     #[error("critic: {0}")]
     Critic(#[from] critic_server::CriticProblem),
     /// Settings that do not fit the task.
-    #[error("{0}")]
-    Options(String),
+    #[error(transparent)]
+    Options(#[from] OptionsProblem),
+    /// An observation message cannot be encoded.
+    #[error("observation for robot {agent}: {source}")]
+    Encode {
+        /// The robot.
+        agent: usize,
+        /// The wire's error.
+        source: murmur_runtime::wire::WireError,
+    },
     /// Agent processes cannot be started.
     #[error("launcher: {what}: {source}")]
     Launch {
@@ -100,6 +100,40 @@ pub enum HwError {
         path: PathBuf,
         /// The error.
         source: std::io::Error,
+    },
+}
+
+/// Settings of a hardware-in-the-loop run that do not fit its task.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum OptionsProblem {
+    /// The safe action is not one of the task's actions.
+    #[error("safe action {action} is not an action of `{task}` (it has {n_actions})")]
+    SafeAction {
+        /// The configured safe action.
+        action: usize,
+        /// The task.
+        task: String,
+        /// Its actions per robot.
+        n_actions: usize,
+    },
+    /// A real-time rate that is not a positive number.
+    #[error("--hz must be a positive rate, got {0}")]
+    Rate(f64),
+    /// A task dimension beyond what an observation message carries.
+    #[error("the task's {field} is {got}, more than the wire carries")]
+    BeyondWire {
+        /// `obs_dim` or `n_actions`.
+        field: &'static str,
+        /// The task's value.
+        got: usize,
+    },
+    /// A robot index outside the team.
+    #[error("robot {agent} is not in a team of {team}")]
+    NoSuchRobot {
+        /// The index.
+        agent: usize,
+        /// Robots in the team.
+        team: usize,
     },
 }
 

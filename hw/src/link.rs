@@ -22,7 +22,7 @@ use zenoh::Wait;
 use murmur_runtime::keys;
 
 use crate::transport::{Presence, Received, SwarmTransport};
-use crate::HwError;
+use crate::{HwError, OptionsProblem};
 
 /// The coordinator's Zenoh session and declarations.
 pub struct SwarmLink {
@@ -106,9 +106,8 @@ impl SwarmTransport for SwarmLink {
     }
 
     fn send_observation(&self, agent: usize, payload: &[u8]) -> Result<(), HwError> {
-        let publisher = self.observations.get(agent).ok_or_else(|| {
-            HwError::Options(format!("robot {agent} is not in a team of {}", self.observations.len()))
-        })?;
+        let team = self.observations.len();
+        let publisher = self.observations.get(agent).ok_or(OptionsProblem::NoSuchRobot { agent, team })?;
         publisher.put(payload.to_vec()).wait().map_err(zenoh_err(format!("publish observation to robot {agent}")))
     }
 

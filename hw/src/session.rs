@@ -17,7 +17,7 @@ use crate::coordinator::{Coordinator, HilOptions};
 use crate::critic_server::ServerCritic;
 use crate::launcher::{AgentLaunch, Swarm};
 use crate::link::SwarmLink;
-use crate::recorder::{Dataset, DatasetHeader, DATASET_VERSION};
+use crate::recorder::{DatasetHeader, DatasetSource, DatasetWriter, SourceKind, DATASET_VERSION};
 use crate::summary::{EpisodeSummary, HilSummary};
 use crate::HwError;
 
@@ -75,18 +75,22 @@ pub fn run_hil(
         log::info!("server-side critic: {} ({})", c.learner(), path.display());
     }
     let dataset = match &run.record {
-        Some(dir) => Some(Dataset::open(
-            dir,
-            DatasetHeader {
-                format_version: DATASET_VERSION,
-                environment: run.env.name().to_string(),
-                n_agents: dims.n_agents,
-                obs_dim: dims.obs_dim,
-                state_dim: dims.state_dim,
-                n_actions: dims.n_actions,
-                safe_action: run.options.safe_action,
-            },
-        )?),
+        Some(dir) => Some(
+            DatasetWriter::open(
+                dir,
+                DatasetHeader {
+                    format_version: DATASET_VERSION,
+                    environment: run.env.name().to_string(),
+                    n_agents: dims.n_agents,
+                    obs_dim: dims.obs_dim,
+                    state_dim: dims.state_dim,
+                    n_actions: dims.n_actions,
+                    safe_action: run.options.safe_action,
+                },
+                Some(DatasetSource::new(SourceKind::Hil)),
+            )
+            .map_err(HwError::Dataset)?,
+        ),
         None => None,
     };
     // Spawned agents on one machine: the coordinator listens on a loopback

@@ -1,13 +1,14 @@
 //! The server-side critic reads an episode step by step exactly as the
-//! learner's critic reads the whole episode at once, for every learner,
-//! after a round trip through the run directory.
+//! learner's critic reads the whole episode at once, for every online
+//! learner (the ones with a centralised critic), after a round trip through
+//! the run directory.
 
 use std::path::Path;
 
 use murmur_hw::critic_server::ServerCritic;
 use murmur_train::config::Config;
 use murmur_train::env::VecEnv;
-use murmur_train::learner::LEARNERS;
+use murmur_train::learner::registry;
 use murmur_train::rollout::{ActionSelection, Rollout};
 use murmur_train::trainer::Trainer;
 use tch::Tensor;
@@ -19,7 +20,7 @@ fn floats(t: &Tensor) -> Vec<f32> {
 #[test]
 fn step_by_step_readings_equal_the_whole_episode_readout_for_every_learner() {
     let presets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs");
-    for learner in LEARNERS.iter().map(|k| k.name) {
+    for learner in registry::online().map(|k| k.name) {
         let dir = tempfile::tempdir().unwrap();
         let overrides =
             ["t_max=500", "eval_interval=0", "save_interval=0", "device=\"cpu\"", "seed=5"].map(String::from);

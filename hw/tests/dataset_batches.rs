@@ -4,7 +4,7 @@
 //! rewards, actions, masks and the actor inputs the robots built; a
 //! tampered file or a dataset of another team is refused by name.
 
-use murmur_hw::recorder::{Dataset, DatasetHeader, EpisodeRecord, Origin, StepRecord, DATASET_VERSION};
+use murmur_hw::recorder::{DatasetHeader, DatasetWriter, EpisodeRecord, Origin, StepRecord, DATASET_VERSION};
 use murmur_runtime::ActorSpec;
 use murmur_train::dataset::DatasetBatches;
 use tch::{Device, Kind, Tensor};
@@ -64,7 +64,7 @@ fn spec() -> ActorSpec {
 fn recorded_episodes_come_back_as_training_batches() {
     let dir = tempfile::tempdir().unwrap();
     let lengths = [(1u64, 3usize), (2, 5), (3, 4)];
-    let mut ds = Dataset::open(dir.path(), header()).unwrap();
+    let mut ds = DatasetWriter::open(dir.path(), header(), None).unwrap();
     for (id, steps) in lengths {
         ds.write(&episode(id, steps)).unwrap();
     }

@@ -1,6 +1,7 @@
 //! Command-line interface: argument parsing and dispatch.
 
 mod agent;
+mod collect;
 mod deploy;
 mod eval;
 mod export;
@@ -31,6 +32,8 @@ enum Command {
     Train(train::TrainArgs),
     /// List the learners (the `learner` key of a config) and their papers.
     Learners(learners::LearnersArgs),
+    /// Record an episode dataset in the simulator, with a run's actor or random actions.
+    Collect(collect::CollectArgs),
     /// Evaluate a run's latest checkpoint.
     Eval(eval::EvalArgs),
     /// Run one robot's actor on the swarm over Zenoh.
@@ -55,6 +58,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Train(a) => train::run(a),
         Command::Learners(a) => learners::run(a),
         Command::Eval(a) => eval::run(a),
+        Command::Collect(a) => collect::run(a),
         Command::Export(a) => export::run(a),
         Command::Agent(a) => agent::run(a),
         Command::Hil(a) => hil::run(a),

@@ -31,6 +31,10 @@ pub struct TrainArgs {
     /// Continue the run in --out from its latest checkpoint.
     #[arg(long)]
     pub resume: bool,
+    /// Record every episode trained on into this dataset directory (a
+    /// "replay" dataset for offline learners; docs/dataset.md).
+    #[arg(long, value_name = "DIR")]
+    pub record: Option<PathBuf>,
 }
 
 /// Loads a config with `--set`, `--device` and `--seed` applied (in that
@@ -60,6 +64,10 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let cfg = load_config(&config_path, &args.set, args.device, args.seed)?;
     let mut trainer = Trainer::new(cfg)?;
     trainer.attach_run_dir(&out, args.resume)?;
+    if let Some(dir) = &args.record {
+        trainer.record_replay(dir)?;
+        eprintln!("murmur: recording every episode trained on into {}", dir.display());
+    }
     train_with_progress(&mut trainer, &out)?;
     let cfg = trainer.config().clone();
     let stats = trainer.evaluate(cfg.eval_episodes, true)?;

@@ -15,7 +15,7 @@ use tch::{Kind, Tensor};
 pub const UNAVAILABLE_LOGIT: f64 = -1e10;
 
 /// Architecture switches beyond the [`ActorSpec`] dimensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ActorOptions {
     /// LayerNorm on the input vector (MAPPO).
     pub input_layer_norm: bool,

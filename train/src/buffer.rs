@@ -31,6 +31,10 @@ pub struct EpisodeBatch {
     pub probs: Tensor,
     /// Team rewards `[T, B]` (0 on padding).
     pub reward: Tensor,
+    /// Each agent's own reward `[T, B, n]`, where the task defines one
+    /// (ground truth for offline credit-assignment studies: learners read
+    /// it only when told to).
+    pub agent_reward: Option<Tensor>,
     /// 1.0 at the step where an episode reached a terminal state `[T, B]`.
     pub terminated: Tensor,
     /// 1.0 where a step was executed `[T+1, B]` (row `T` is always 0).

@@ -215,6 +215,21 @@ pub fn load_store(file: &Path, store: &mut nn::VarStore) -> Result<()> {
     Ok(())
 }
 
+/// A run's checkpoint: `checkpoint` if given (a checkpoint directory, or
+/// one relative to the run's `checkpoints/`), else the run's latest.
+pub fn resolve(run: &Path, checkpoint: Option<&Path>) -> Result<PathBuf> {
+    let root = run.join("checkpoints");
+    match checkpoint {
+        Some(c) if c.join("checkpoint.json").exists() => Ok(c.to_path_buf()),
+        Some(c) if root.join(c).join("checkpoint.json").exists() => Ok(root.join(c)),
+        Some(c) => {
+            let why = format!("no checkpoint.json here or under {}", root.display());
+            Err(Error::checkpoint(c, CheckpointProblem::NotACheckpoint(why)))
+        }
+        None => latest(&root)?.ok_or_else(|| Error::checkpoint(&root, CheckpointProblem::NoneYet)),
+    }
+}
+
 /// The actor of the checkpoint in `dir`, on the CPU: its var store, the
 /// network and the verified sidecar.
 pub fn load_actor(dir: &Path) -> Result<(nn::VarStore, Actor, CheckpointMeta)> {

@@ -18,7 +18,27 @@ use crate::{Error, Result};
 const LIBTORCH_LIB: Option<&str> = option_env!("MURMUR_LIBTORCH_LIB");
 
 /// Outcome of trying to load CUDA support, kept for the process's lifetime.
-static CUDA: OnceLock<std::result::Result<(), String>> = OnceLock::new();
+static CUDA: OnceLock<std::result::Result<(), CudaUnavailable>> = OnceLock::new();
+
+/// Why libtorch's CUDA backend cannot be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CudaUnavailable {
+    /// No NVIDIA driver on this machine.
+    #[error("no NVIDIA driver found (/dev/nvidiactl is missing)")]
+    NoDriver,
+    /// `libtorch_cuda.so` cannot be loaded (the loader's message; its
+    /// error type is not `Clone`, and the outcome is kept for the process).
+    #[error("cannot load {}: {reason}", path.display())]
+    Library {
+        /// The library.
+        path: std::path::PathBuf,
+        /// The dynamic loader's message.
+        reason: String,
+    },
+    /// The library loaded but libtorch sees no GPU.
+    #[error("libtorch's CUDA backend loaded but reports no usable GPU")]
+    NoGpu,
+}
 
 /// Whether an NVIDIA driver is visible (no driver: don't even try).
 fn driver_present() -> bool {
@@ -26,10 +46,10 @@ fn driver_present() -> bool {
 }
 
 /// Loads `libtorch_cuda.so` once; `Err` says why CUDA cannot be used.
-pub fn load_cuda() -> std::result::Result<(), String> {
+pub fn load_cuda() -> std::result::Result<(), CudaUnavailable> {
     CUDA.get_or_init(|| {
         if !driver_present() {
-            return Err("no NVIDIA driver found (/dev/nvidiactl is missing)".into());
+            return Err(CudaUnavailable::NoDriver);
         }
         let path = LIBTORCH_LIB
             .map(|dir| std::path::Path::new(dir).join("libtorch_cuda.so"))
@@ -37,13 +57,13 @@ pub fn load_cuda() -> std::result::Result<(), String> {
         // SAFETY: loading libtorch's own CUDA library runs its static
         // initialisers, which only register CUDA hooks with libtorch. The
         // handle is leaked on purpose: the library must stay loaded.
-        let lib =
-            unsafe { libloading::Library::new(&path) }.map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+        let lib = unsafe { libloading::Library::new(&path) }
+            .map_err(|e| CudaUnavailable::Library { path: path.clone(), reason: e.to_string() })?;
         std::mem::forget(lib);
         if tch::Cuda::is_available() {
             Ok(())
         } else {
-            Err("libtorch's CUDA backend loaded but reports no usable GPU".into())
+            Err(CudaUnavailable::NoGpu)
         }
     })
     .clone()
@@ -53,9 +73,7 @@ pub fn load_cuda() -> std::result::Result<(), String> {
 pub fn select(choice: DeviceChoice) -> Result<tch::Device> {
     match choice {
         DeviceChoice::Cpu => Ok(tch::Device::Cpu),
-        DeviceChoice::Cuda => load_cuda()
-            .map(|()| tch::Device::Cuda(0))
-            .map_err(|why| Error::Device(format!("--device cuda was asked for, but {why}"))),
+        DeviceChoice::Cuda => load_cuda().map(|()| tch::Device::Cuda(0)).map_err(Error::Device),
         DeviceChoice::Auto => Ok(match load_cuda() {
             Ok(()) => tch::Device::Cuda(0),
             Err(why) => {

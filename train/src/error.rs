@@ -52,6 +52,12 @@ pub enum Error {
         /// What is wrong with it.
         why: String,
     },
+    /// `offline.reward = "individual"` on a dataset without per-agent rewards.
+    #[error(
+        "offline.reward = \"individual\" needs per-agent rewards, and this dataset's episodes do not all have \
+         `agent_rewards` (use \"team\")"
+    )]
+    NoAgentRewards,
     /// A run directory cannot be used as asked.
     #[error("run directory {}: {problem}", path.display())]
     RunDir {
@@ -65,10 +71,10 @@ pub enum Error {
     NoRunDir,
     /// An environment was set up inconsistently.
     #[error("environment: {0}")]
-    Env(String),
-    /// The requested compute device cannot be used.
-    #[error("device: {0}")]
-    Device(String),
+    Env(Box<EnvProblem>),
+    /// `--device cuda` was asked for and CUDA cannot be used.
+    #[error("device: --device cuda was asked for, but {0}")]
+    Device(#[from] crate::device::CudaUnavailable),
     /// An episode dataset is missing, corrupt or does not fit the team.
     #[error("dataset {}: {problem}", path.display())]
     Dataset {
@@ -184,6 +190,41 @@ pub enum CheckpointProblem {
         found: String,
         /// The config's.
         config: String,
+    },
+}
+
+impl From<EnvProblem> for Error {
+    fn from(problem: EnvProblem) -> Self {
+        Self::Env(Box::new(problem))
+    }
+}
+
+/// How environments (or an actor and its environments) disagree.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum EnvProblem {
+    /// A batch of no environments.
+    #[error("a batch needs at least one environment")]
+    EmptyBatch,
+    /// Environments of a batch with different dimensions.
+    #[error("environment {index} of the batch has dimensions {got:?}, environment 0 has {first:?}")]
+    Mismatch {
+        /// The first environment that differs.
+        index: usize,
+        /// Its dimensions.
+        got: crate::env::batch::Dims,
+        /// Environment 0's.
+        first: crate::env::batch::Dims,
+    },
+    /// An environment with no agents, actions, observations or steps.
+    #[error("environment has a zero dimension: {0:?}")]
+    ZeroDimension(crate::env::batch::Dims),
+    /// An actor built for other dimensions than the environments'.
+    #[error("the actor was built for {actor:?}, the environments need {env:?}")]
+    OtherActor {
+        /// The actor's.
+        actor: murmur_runtime::ActorSpec,
+        /// What the environments need.
+        env: murmur_runtime::ActorSpec,
     },
 }
 

@@ -30,4 +30,4 @@ pub mod rollout;
 pub mod state;
 pub mod trainer;
 
-pub use error::{CheckpointProblem, Error, Result, RunDirProblem};
+pub use error::{CheckpointProblem, EnvProblem, Error, Result, RunDirProblem};

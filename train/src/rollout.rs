@@ -33,6 +33,8 @@ pub struct Rollout<E: Environment> {
     envs: VecEnv<E>,
     spec: ActorSpec,
     rng: Pcg64,
+    /// The environment seed of each episode of the last batch.
+    seeds: Vec<u64>,
     device: tch::Device,
     // Host buffers for one batch, time-major; sized for T = episode_limit.
     inputs: Vec<f32>,
@@ -40,6 +42,8 @@ pub struct Rollout<E: Environment> {
     actions: Vec<i64>,
     step_actions: Vec<usize>,
     reward: Vec<f32>,
+    /// `[T, B, n]` when the environments define per-agent rewards.
+    agent_reward: Option<Vec<f32>>,
     terminated: Vec<f32>,
     mask: Vec<f32>,
     obs: Vec<f32>,
@@ -54,9 +58,7 @@ impl<E: Environment> Rollout<E> {
         let expected =
             ActorSpec { obs_dim: d.obs_dim, n_actions: d.n_actions, n_agents: d.n_agents, hidden: spec.hidden };
         if expected != spec {
-            return Err(crate::Error::Env(format!(
-                "the actor was built for {spec:?}, the environments need {expected:?}"
-            )));
+            return Err(crate::EnvProblem::OtherActor { actor: spec, env: expected }.into());
         }
         let (b, n, l) = (envs.len(), d.n_agents, d.episode_limit + 1);
         Ok(Self {
@@ -65,6 +67,7 @@ impl<E: Environment> Rollout<E> {
             actions: vec![0; l * b * n],
             step_actions: vec![0; b * n],
             reward: vec![0.0; l * b],
+            agent_reward: envs.agent_rewards().map(|_| vec![0.0; l * b * n]),
             terminated: vec![0.0; l * b],
             mask: vec![0.0; l * b],
             obs: vec![0.0; l * b * n * d.obs_dim],
@@ -73,6 +76,7 @@ impl<E: Environment> Rollout<E> {
             envs,
             spec,
             rng: Pcg64::seed_from_u64(seed),
+            seeds: Vec::with_capacity(b),
             device,
         })
     }
@@ -80,6 +84,11 @@ impl<E: Environment> Rollout<E> {
     /// Restarts the random stream (environment seeds and action samples).
     pub fn reseed(&mut self, seed: u64) {
         self.rng = Pcg64::seed_from_u64(seed);
+    }
+
+    /// The environment seed of each episode of the last batch collected.
+    pub fn episode_seeds(&self) -> &[u64] {
+        &self.seeds
     }
 
     /// The environments.
@@ -97,10 +106,18 @@ impl<E: Environment> Rollout<E> {
         let d = self.envs.dims();
         let (b, n, a_dim, in_dim) = (self.envs.len(), d.n_agents, d.n_actions, self.spec.input_dim());
         let rows = (b * n) as i64;
-        let rng = &mut self.rng;
-        self.envs.reset(|_| rng.next_u64());
+        let (rng, seeds) = (&mut self.rng, &mut self.seeds);
+        seeds.clear();
+        self.envs.reset(|_| {
+            let seed = rng.next_u64();
+            seeds.push(seed);
+            seed
+        });
         self.mask.fill(0.0);
         self.reward.fill(0.0);
+        if let Some(r) = &mut self.agent_reward {
+            r.fill(0.0);
+        }
         self.terminated.fill(0.0);
         let mut returns = vec![0.0; b];
         let mut lengths = vec![0usize; b];
@@ -143,6 +160,11 @@ impl<E: Environment> Rollout<E> {
                 if self.mask[t * b + e] > 0.0 {
                     let r = self.envs.rewards()[e];
                     self.reward[t * b + e] = r as f32;
+                    if let (Some(dst), Some(src)) = (&mut self.agent_reward, self.envs.agent_rewards()) {
+                        for i in 0..n {
+                            dst[(t * b + e) * n + i] = src[e * n + i] as f32;
+                        }
+                    }
                     self.terminated[t * b + e] = f32::from(u8::from(self.envs.terminated()[e]));
                     returns[e] += r;
                     lengths[e] += 1;
@@ -205,6 +227,7 @@ impl<E: Environment> Rollout<E> {
             actions: Tensor::from_slice(&self.actions[..(t1 * b * n) as usize]).view([t1, b, n]).to_device(dev),
             probs: Tensor::stack(&probs, 0).view([t1, b, n, -1]),
             reward: take(&self.reward, t, &[b]),
+            agent_reward: self.agent_reward.as_deref().map(|r| take(r, t, &[b, n])),
             terminated: take(&self.terminated, t, &[b]),
             mask: take(&self.mask, t1, &[b]),
             returns,

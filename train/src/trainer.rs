@@ -16,14 +16,16 @@ use std::time::Instant;
 use murmur_runtime::ActorSpec;
 use tch::nn;
 
-use crate::actor::{Actor, ActorOptions};
+use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
 use crate::checkpoint::{self, CheckpointMeta};
 use crate::config::Config;
-use crate::dataset::DatasetBatches;
+use crate::dataset::collect::{header_for, records_of};
+use crate::dataset::{DatasetBatches, DatasetProblem, DatasetSource, DatasetWriter, SourceKind};
 use crate::env::batch::Dims;
 use crate::env::{Environment, VecEnv};
 use crate::eval::ReturnStats;
+use crate::learner::offline::RewardSource;
 use crate::learner::{self, CriticReadout, Learner, UpdateStats};
 use crate::metrics::{self, MetricsWriter};
 use crate::rollout::{ActionSelection, Rollout};
@@ -71,6 +73,8 @@ pub struct Trainer {
     rollout: Rollout<Box<dyn Environment>>,
     /// Recorded episodes, for a learner that learns offline (`[data]`).
     dataset: Option<DatasetBatches>,
+    /// Where every episode trained on is recorded ("replay" datasets).
+    replay: Option<DatasetWriter>,
     progress: Progress,
     run: Option<RunDir>,
     started: Instant,
@@ -102,17 +106,27 @@ impl Trainer {
             hidden: cfg.actor.hidden,
         };
         spec.validate()?;
-        let options = ActorOptions {
-            input_layer_norm: cfg.actor.input_layer_norm.unwrap_or(false),
-            orthogonal_init: cfg.actor.orthogonal_init.unwrap_or(false),
-        };
+        let options = cfg.actor_options();
         let actor_vs = nn::VarStore::new(device);
         let actor = Actor::new(&actor_vs.root(), spec, options);
         let learner = learner::build(&cfg, &actor_vs, dims, device)?;
         let rollout = Rollout::new(envs, spec, cfg.seed, device)?;
-        let dataset = cfg.data.as_ref().map(|data| DatasetBatches::load(&data.path, spec, device)).transpose()?;
+        let dataset = match &cfg.data {
+            Some(data) => {
+                let batches = DatasetBatches::load(&data.path, spec, device)?;
+                batches.check_task(&data.path, env_name, dims.state_dim)?;
+                let individual = cfg.offline.as_ref().is_some_and(|o| o.reward == RewardSource::Individual);
+                if individual && !batches.has_agent_rewards() {
+                    let path = data.path.join(crate::dataset::schema::MANIFEST_FILE);
+                    return Err(Error::Dataset { path, problem: DatasetProblem::NoAgentRewards });
+                }
+                Some(batches)
+            }
+            None => None,
+        };
         Ok(Self {
             dataset,
+            replay: None,
             progress: Progress { t_max: cfg.t_max, ..Default::default() },
             next_eval: next_multiple(0, cfg.eval_interval),
             next_save: next_multiple(0, cfg.save_interval),
@@ -175,6 +189,24 @@ impl Trainer {
         Ok(())
     }
 
+    /// Records every episode trained on from now on into the dataset in
+    /// `dir` (created, or continued when it holds this task's episodes): a
+    /// "replay" dataset for offline learners. Refused for a learner that
+    /// trains from a dataset.
+    pub fn record_replay(&mut self, dir: &Path) -> Result<()> {
+        if self.dataset.is_some() {
+            return Err(Error::Dataset { path: dir.to_path_buf(), problem: DatasetProblem::NothingToRecord });
+        }
+        let mut source = DatasetSource::new(SourceKind::Replay);
+        source.quality = Some("replay".into());
+        source.learner = Some(self.learner.name().to_string());
+        source.run = self.run.as_ref().map(|r| r.root.display().to_string());
+        source.seed = Some(self.cfg.seed);
+        let header = header_for(&self.env_name, self.dims(), 0);
+        self.replay = Some(DatasetWriter::open(dir, header, Some(source))?);
+        Ok(())
+    }
+
     /// One training iteration: collect a batch of episodes, update, log.
     pub fn step(&mut self) -> Result<&Progress> {
         // Every update draws from its own streams (environment seeds and
@@ -186,7 +218,14 @@ impl Trainer {
             None => {
                 self.rollout.reseed(stream);
                 let epsilon = self.learner.exploration(self.progress.env_steps);
-                self.rollout.collect(&self.actor, ActionSelection::Sample { epsilon })
+                let batch = self.rollout.collect(&self.actor, ActionSelection::Sample { epsilon });
+                if let Some(replay) = &mut self.replay {
+                    let first = replay.next_episode();
+                    for record in records_of(&batch, first, self.rollout.episode_seeds()) {
+                        replay.write(&record)?;
+                    }
+                }
+                batch
             }
         };
         tch::manual_seed(stream as i64);

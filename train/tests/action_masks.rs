@@ -4,13 +4,14 @@
 //! on masked actions before and after its updates, and so no update can
 //! assign a masked action probability (the credit an advantage would give);
 //! and every learner's updates still move its greedy policy towards the
-//! best allowed action.
+//! best allowed action. (Online learners: offline ones learn from a
+//! dataset, and their masking is tested beside them.)
 
 use murmur_runtime::ActorSpec;
 use murmur_train::actor::{Actor, ActorOptions};
 use murmur_train::config::Config;
 use murmur_train::env::{Environment, StepOutcome, VecEnv};
-use murmur_train::learner::{self, LEARNERS};
+use murmur_train::learner::{self, registry};
 use murmur_train::rollout::{ActionSelection, Rollout};
 use tch::{nn, Kind};
 
@@ -77,7 +78,7 @@ impl Environment for ShiftingMasks {
 fn no_learner_samples_or_credits_a_masked_action() {
     tch::manual_seed(3);
     let (mut shares, mut least_gain) = (vec![], 1.0f64);
-    for name in LEARNERS.iter().map(|k| k.name) {
+    for name in registry::online().map(|k| k.name) {
         let cfg = Config::parse(&format!("learner = \"{name}\"\nbatch_episodes = 8"), "test", &[]).unwrap();
         let envs = VecEnv::new(vec![ShiftingMasks::default(); cfg.batch_episodes]).unwrap();
         let dims = envs.dims();

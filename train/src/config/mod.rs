@@ -191,6 +191,18 @@ pub struct Config {
     /// (absent: the learner collects its own rollouts).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<DataConfig>,
+    /// How an offline learner reads the dataset's rewards (absent for
+    /// online learners; filled with its defaults for offline ones).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offline: Option<OfflineConfig>,
+}
+
+/// `[offline]`: settings every offline learner shares.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OfflineConfig {
+    /// Which reward each agent learns from (docs/offline.md).
+    pub reward: crate::learner::offline::RewardSource,
 }
 
 /// `[data]`: the episode dataset an offline learner reads (docs/dataset.md).
@@ -280,6 +292,17 @@ impl Config {
         let defaults = self.learner.config().actor_defaults();
         self.actor.input_layer_norm.get_or_insert(defaults.input_layer_norm);
         self.actor.orthogonal_init.get_or_insert(defaults.orthogonal_init);
+        if self.learner.config().source() == BatchSource::Dataset {
+            self.offline.get_or_insert_with(OfflineConfig::default);
+        }
+    }
+
+    /// The actor's options as resolved (learner defaults filled in).
+    pub fn actor_options(&self) -> crate::actor::ActorOptions {
+        crate::actor::ActorOptions {
+            input_layer_norm: self.actor.input_layer_norm.unwrap_or(false),
+            orthogonal_init: self.actor.orthogonal_init.unwrap_or(false),
+        }
     }
 
     /// Checks every value a learner would choke on.
@@ -303,6 +326,10 @@ impl Config {
                 check(false, "data.path", "a dataset directory (this learner learns offline)", "nothing")?
             }
             _ => {}
+        }
+        if learner.source() == BatchSource::Rollouts && self.offline.is_some() {
+            let got = format!("a table for learner `{}`, which learns from its own rollouts", learner.name());
+            check(false, "offline", "absent (only offline learners read it)", got)?
         }
         learner.validate(self.batch_episodes)
     }

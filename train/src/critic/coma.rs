@@ -137,6 +137,7 @@ mod tests {
             actions: Tensor::from_slice(&[2i64, 0, 1, 1]).view([2, 1, 2]),
             probs: Tensor::ones([2, 1, 2, 3], (Kind::Float, tch::Device::Cpu)),
             reward: Tensor::zeros([1, 1], (Kind::Float, tch::Device::Cpu)),
+            agent_reward: None,
             terminated: Tensor::zeros([1, 1], (Kind::Float, tch::Device::Cpu)),
             mask: f(&[1.0, 0.0], &[2, 1]),
             returns: vec![0.0],

@@ -3,7 +3,9 @@
 //! learner with a target keeps it here and checkpoints it under one name,
 //! [`TARGET_CHECKPOINT`].
 
-use tch::nn;
+use std::collections::HashMap;
+
+use tch::{nn, Tensor};
 
 use crate::state::TrainingState;
 use crate::Result;
@@ -69,25 +71,47 @@ impl<N> TargetNetwork<N> {
 
     /// Moves the target towards `source` after one update of the source.
     pub fn follow(&mut self, source: &nn::VarStore) -> Result<()> {
-        self.follows += 1;
         match self.update {
-            TargetUpdate::Hard { every } => {
-                if self.follows.is_multiple_of(every.max(1)) {
-                    self.vs.copy(source)?;
+            TargetUpdate::Hard { .. } if self.follows_copy_next() => {
+                self.follows += 1;
+                self.vs.copy(source)?;
+                Ok(())
+            }
+            _ => self.follow_variables(&source.variables()),
+        }
+    }
+
+    /// [`follow`](Self::follow) for a source given by its variables (shallow
+    /// copies of a store's tensors, which a learner that does not own the
+    /// store keeps: they read the store's current values).
+    pub fn follow_variables(&mut self, source: &HashMap<String, Tensor>) -> Result<()> {
+        let copy = self.follows_copy_next();
+        self.follows += 1;
+        let tau = match self.update {
+            TargetUpdate::Hard { .. } if copy => 1.0,
+            TargetUpdate::Hard { .. } => return Ok(()),
+            TargetUpdate::Soft { tau } => tau,
+        };
+        tch::no_grad(|| {
+            for (name, mut var) in self.vs.variables() {
+                if let Some(src) = source.get(&name) {
+                    if tau == 1.0 {
+                        var.copy_(src);
+                    } else {
+                        var.copy_(&(&var * (1.0 - tau) + src * tau));
+                    }
                 }
             }
-            TargetUpdate::Soft { tau } => {
-                let source = source.variables();
-                tch::no_grad(|| {
-                    for (name, mut var) in self.vs.variables() {
-                        if let Some(src) = source.get(&name) {
-                            var.copy_(&(&var * (1.0 - tau) + src * tau));
-                        }
-                    }
-                });
-            }
-        }
+        });
         Ok(())
+    }
+
+    /// Whether the next call of a hard schedule copies.
+    fn follows_copy_next(&self) -> bool {
+        match self.update {
+            TargetUpdate::Hard { every } => (self.follows + 1).is_multiple_of(every.max(1)),
+            TargetUpdate::Soft { .. } => false,
+        }
     }
 
     /// The target's parameters (for checkpoints).

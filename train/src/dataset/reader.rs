@@ -42,6 +42,12 @@ pub enum DatasetProblem {
         /// The manifest's.
         want: String,
     },
+    /// Not a whole file, and not the manifest's bytes.
+    #[error("truncated or corrupt: its {bytes} bytes are not a whole safetensors file, and not the bytes the manifest's SHA-256 names")]
+    Truncated {
+        /// The file's size.
+        bytes: usize,
+    },
     /// Not a safetensors file.
     #[error("not safetensors: {0}")]
     Safetensors(String),
@@ -59,6 +65,46 @@ pub enum DatasetProblem {
     /// Nothing to learn from.
     #[error("the manifest lists no episodes")]
     Empty,
+    /// An episode being written has a field of the wrong length.
+    #[error("episode {episode}: `{field}` has {got} values, expected {want}")]
+    Length {
+        /// The episode.
+        episode: u64,
+        /// The field, e.g. `step 3 obs`.
+        field: String,
+        /// Its length.
+        got: usize,
+        /// The header's.
+        want: usize,
+    },
+    /// The directory holds a dataset of another team or task.
+    #[error("holds a dataset of {found:?}, this one would be {want:?}: choose another directory")]
+    OtherHeader {
+        /// The header already there.
+        found: Box<DatasetHeader>,
+        /// The header being written.
+        want: Box<DatasetHeader>,
+    },
+    /// Recorded with another global state than the task's.
+    #[error("the global state has {got} values, the task's has {want}")]
+    OtherState {
+        /// The dataset's.
+        got: usize,
+        /// The task's.
+        want: usize,
+    },
+    /// Per-agent rewards asked of a dataset without them.
+    #[error("offline.reward = \"individual\" needs per-agent rewards (`agent_rewards`), and not every episode has them: use \"team\"")]
+    NoAgentRewards,
+    /// A replay recording asked of a run that trains from a dataset.
+    #[error("the learner trains from a dataset: there are no new episodes to record")]
+    NothingToRecord,
+    /// An episode number written twice.
+    #[error("episode {episode} is already in the dataset")]
+    Duplicate {
+        /// The episode.
+        episode: u64,
+    },
     /// Recorded for another team than the actor's.
     #[error(
         "recorded for {n_agents} robots with {obs_dim} observations and {n_actions} actions, the actor is {spec:?}"
@@ -164,6 +210,11 @@ impl DatasetReader {
         let bytes = fs::read(&path).map_err(|e| bad(DatasetProblem::Unreadable(e)))?;
         let got = format!("{:x}", Sha256::digest(&bytes));
         if got != entry.sha256 {
+            // Say "truncated" when the bytes are not even a whole file (an
+            // interrupted copy), "does not match" when they are.
+            if SafeTensors::deserialize(&bytes).is_err() {
+                return Err(bad(DatasetProblem::Truncated { bytes: bytes.len() }));
+            }
             return Err(bad(DatasetProblem::Hash { got, want: entry.sha256.clone() }));
         }
         let not_safetensors = |e: safetensors::SafeTensorError| bad(DatasetProblem::Safetensors(format!("{e:?}")));
@@ -240,6 +291,35 @@ impl DatasetBatches {
         Ok(Self { header: h, episodes: reader.episodes()?, spec, device })
     }
 
+    /// The dataset's header.
+    pub fn header(&self) -> &DatasetHeader {
+        &self.header
+    }
+
+    /// Checks that the dataset was recorded on a task whose global state
+    /// has `state_dim` values (critics read it) and warns when its task's
+    /// name is not `environment` (a real robot's bridge may name the task
+    /// its own way; the dimensions are what must agree).
+    pub fn check_task(&self, dir: &Path, environment: &str, state_dim: usize) -> Result<()> {
+        if self.header.state_dim != state_dim {
+            let other = DatasetProblem::OtherState { got: self.header.state_dim, want: state_dim };
+            return Err(problem(&dir.join(MANIFEST_FILE))(other));
+        }
+        if self.header.environment != environment {
+            log::warn!(
+                "{}: recorded on `{}`, training evaluates on `{environment}`",
+                dir.display(),
+                self.header.environment
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether every episode holds per-agent rewards.
+    pub fn has_agent_rewards(&self) -> bool {
+        self.episodes.iter().all(|e| e.agent_rewards.is_some())
+    }
+
     /// Episodes in the dataset.
     pub fn len(&self) -> usize {
         self.episodes.len()
@@ -283,6 +363,8 @@ pub fn to_batch(
     let mut actions = vec![0i64; t1 * b * n];
     let mut probs = vec![0.0f32; t1 * b * n * a];
     let mut reward = vec![0.0f32; t_max * b];
+    // Per-agent rewards only when every episode has them.
+    let mut agent_reward = episodes.iter().all(|e| e.agent_rewards.is_some()).then(|| vec![0.0f32; t_max * b * n]);
     let mut terminated = vec![0.0f32; t_max * b];
     let mut mask = vec![0.0f32; t1 * b];
     for (e, ep) in episodes.iter().enumerate() {
@@ -306,6 +388,9 @@ pub fn to_batch(
                 actions[row * n..(row + 1) * n].copy_from_slice(&ep.actions[t * n..(t + 1) * n]);
                 probs[row * n * a..(row + 1) * n * a].copy_from_slice(&ep.probs[t * n * a..(t + 1) * n * a]);
                 reward[row] = ep.reward[t];
+                if let (Some(dst), Some(src)) = (&mut agent_reward, &ep.agent_rewards) {
+                    dst[row * n..(row + 1) * n].copy_from_slice(&src[t * n..(t + 1) * n]);
+                }
                 terminated[row] = f32::from(ep.terminated[t]);
                 mask[row] = 1.0;
             }
@@ -322,6 +407,7 @@ pub fn to_batch(
         actions: Tensor::from_slice(&actions).view([t1i, b, n]).to_device(device),
         probs: f(&probs, &[t1i, b, n, a as i64]),
         reward: f(&reward, &[t1i - 1, b]),
+        agent_reward: agent_reward.map(|r| f(&r, &[t1i - 1, b, n])),
         terminated: f(&terminated, &[t1i - 1, b]),
         mask: f(&mask, &[t1i, b]),
         returns: episodes.iter().map(|e| e.reward.iter().map(|&r| f64::from(r)).sum()).collect(),

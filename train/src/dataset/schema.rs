@@ -68,12 +68,107 @@ pub struct EpisodeEntry {
     pub sha256: String,
 }
 
+/// How a dataset's episodes were produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SourceKind {
+    /// Robots (real or simulated) in `murmur hil --record`.
+    Hil,
+    /// A trained actor rolled out in the simulator (`murmur collect`).
+    Policy,
+    /// Uniformly random actions (`murmur collect --random`).
+    Random,
+    /// Every episode a training run trained on (`murmur train --record`).
+    Replay,
+}
+
+/// Where a dataset came from (the manifest's `source`), so a reader knows
+/// what quality of behaviour it holds and which policy produced it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSource {
+    /// How the episodes were produced.
+    pub kind: SourceKind,
+    /// OG-MARL's quality label: `good`, `medium`, `poor`, `replay` or
+    /// `random` (any other label the user chose).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quality: Option<String>,
+    /// The run directory of the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// The checkpoint directory of the policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<String>,
+    /// The learner that trained it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learner: Option<String>,
+    /// Environment steps the policy had trained for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_steps: Option<u64>,
+    /// Hex SHA-256 of the policy's `actor.safetensors`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_sha256: Option<String>,
+    /// Weight of uniform exploration mixed into the policy's actions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epsilon: Option<f64>,
+    /// The seed the collection drew environment seeds and actions from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<u64>,
+}
+
+impl DatasetSource {
+    /// A source of `kind` with nothing else known.
+    pub fn new(kind: SourceKind) -> Self {
+        Self {
+            kind,
+            quality: None,
+            run: None,
+            checkpoint: None,
+            learner: None,
+            env_steps: None,
+            policy_sha256: None,
+            epsilon: None,
+            seed: None,
+        }
+    }
+}
+
+/// The manifest's summary of its episodes, rewritten with every episode
+/// (readers recompute what they need from the entries).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    /// Episodes listed.
+    pub episodes: usize,
+    /// Steps over all episodes (transitions).
+    pub steps: usize,
+    /// Mean team return over the episodes (0 when there are none).
+    pub mean_return: f64,
+}
+
+impl DatasetSummary {
+    /// The summary of `entries`.
+    pub fn of(entries: &[EpisodeEntry]) -> Self {
+        let n = entries.len();
+        Self {
+            episodes: n,
+            steps: entries.iter().map(|e| e.steps).sum(),
+            mean_return: if n == 0 { 0.0 } else { entries.iter().map(|e| e.episode_return).sum::<f64>() / n as f64 },
+        }
+    }
+}
+
 /// `manifest.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     /// What every episode holds.
     #[serde(flatten)]
     pub header: DatasetHeader,
+    /// Where the episodes came from (absent in datasets of murmur before
+    /// sources were recorded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<DatasetSource>,
+    /// Size and mean return, as of the last episode written.
+    #[serde(default)]
+    pub summary: DatasetSummary,
     /// The episodes, in the order they were recorded.
     pub episodes: Vec<EpisodeEntry>,
 }

@@ -2,6 +2,7 @@
 //! into flat preallocated buffers (no heap allocation per step).
 
 use super::Environment;
+use crate::EnvProblem;
 
 /// `n_envs` copies of one environment with contiguous output buffers.
 ///
@@ -17,6 +18,8 @@ pub struct VecEnv<E: Environment> {
     state: Vec<f32>,
     avail: Vec<f32>,
     rewards: Vec<f64>,
+    /// `[n_envs, n_agents]`, when the environments define per-agent rewards.
+    agent_rewards: Option<Vec<f64>>,
     terminated: Vec<bool>,
     active: Vec<bool>,
 }
@@ -52,16 +55,13 @@ impl Dims {
 impl<E: Environment> VecEnv<E> {
     /// Batches `envs`, which must be non-empty and agree on every dimension.
     pub fn new(envs: Vec<E>) -> Result<Self, crate::Error> {
-        let first = envs.first().ok_or_else(|| crate::Error::Env("a batch needs at least one environment".into()))?;
+        let first = envs.first().ok_or(EnvProblem::EmptyBatch)?;
         let dims = Dims::of(first);
-        if let Some(i) = envs.iter().position(|e| Dims::of(e) != dims) {
-            return Err(crate::Error::Env(format!(
-                "environment {i} of the batch has dimensions {:?}, environment 0 has {dims:?}",
-                Dims::of(&envs[i])
-            )));
+        if let Some(index) = envs.iter().position(|e| Dims::of(e) != dims) {
+            return Err(EnvProblem::Mismatch { index, got: Dims::of(&envs[index]), first: dims }.into());
         }
         if dims.n_agents == 0 || dims.n_actions == 0 || dims.obs_dim == 0 || dims.episode_limit == 0 {
-            return Err(crate::Error::Env(format!("environment has a zero dimension: {dims:?}")));
+            return Err(EnvProblem::ZeroDimension(dims).into());
         }
         let n = envs.len();
         Ok(Self {
@@ -69,6 +69,7 @@ impl<E: Environment> VecEnv<E> {
             state: vec![0.0; n * dims.state_dim],
             avail: vec![1.0; n * dims.n_agents * dims.n_actions],
             rewards: vec![0.0; n],
+            agent_rewards: first.agent_rewards().map(|_| vec![0.0; n * dims.n_agents]),
             terminated: vec![false; n],
             active: vec![false; n],
             envs,
@@ -104,6 +105,9 @@ impl<E: Environment> VecEnv<E> {
             self.active[i] = true;
             self.terminated[i] = false;
             self.rewards[i] = 0.0;
+            if let Some(r) = &mut self.agent_rewards {
+                r[i * self.dims.n_agents..(i + 1) * self.dims.n_agents].fill(0.0);
+            }
             self.observe(i);
         }
     }
@@ -119,6 +123,9 @@ impl<E: Environment> VecEnv<E> {
             }
             let out = self.envs[i].step(&actions[i * n..(i + 1) * n]);
             self.rewards[i] = out.reward;
+            if let (Some(dst), Some(src)) = (&mut self.agent_rewards, self.envs[i].agent_rewards()) {
+                dst[i * n..(i + 1) * n].copy_from_slice(src);
+            }
             self.terminated[i] = out.terminated;
             self.active[i] = !out.done();
             self.observe(i);
@@ -152,6 +159,11 @@ impl<E: Environment> VecEnv<E> {
     /// Team rewards of the last step `[n_envs]`.
     pub fn rewards(&self) -> &[f64] {
         &self.rewards
+    }
+    /// Each agent's own reward of the last step `[n_envs, n_agents]`, when
+    /// the environments define one.
+    pub fn agent_rewards(&self) -> Option<&[f64]> {
+        self.agent_rewards.as_deref()
     }
     /// Whether each environment's episode ended in a terminal state `[n_envs]`.
     pub fn terminated(&self) -> &[bool] {

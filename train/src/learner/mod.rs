@@ -30,12 +30,16 @@ macro_rules! actor_and_td_critic_state {
     };
 }
 
+pub mod bc;
 pub mod coma;
+pub mod cql;
 mod entropy;
+pub mod icq;
 pub mod lica;
 pub mod maca;
 pub mod mae;
 pub mod mappo;
+pub mod offline;
 mod ppo;
 pub mod registry;
 pub mod returns;
@@ -43,8 +47,11 @@ pub mod seca;
 mod value_norm;
 mod value_targets;
 
+pub use bc::{Bc, BcConfig};
 pub use coma::{Coma, ComaConfig};
+pub use cql::{Cql, CqlConfig};
 pub use entropy::EntropyMode;
+pub use icq::{Icq, IcqConfig};
 pub use lica::{Lica, LicaConfig};
 pub use maca::{Maca, MacaConfig};
 pub use mae::{Mae, MaeConfig};
@@ -119,8 +126,24 @@ pub trait Learner: Send {
 
 /// Builds the configured learner (`cfg.learner`) for an actor whose
 /// parameters live in `actor_vs`, on environments of `dims`.
+/// `actor_vs` holds the actor's parameters already (a learner may copy
+/// them, as a Q-learner's target network does).
 pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Box<dyn Learner>> {
-    cfg.learner.config().build(registry::BuildContext { actor_vs, dims, device, seed: cfg.seed })
+    let actor = murmur_runtime::ActorSpec {
+        obs_dim: dims.obs_dim,
+        n_actions: dims.n_actions,
+        n_agents: dims.n_agents,
+        hidden: cfg.actor.hidden,
+    };
+    cfg.learner.config().build(registry::BuildContext {
+        actor_vs,
+        dims,
+        device,
+        seed: cfg.seed,
+        actor,
+        actor_options: cfg.actor_options(),
+        reward: cfg.offline.as_ref().map(|o| o.reward).unwrap_or_default(),
+    })
 }
 
 /// A trained run's learner, loaded without a trainer (see [`load`]).
@@ -156,6 +179,7 @@ pub fn load(cfg: &Config, checkpoints: &std::path::Path, device: tch::Device) ->
     }
     // The learner's actor optimiser is built over this store and never steps.
     let actor_vs = nn::VarStore::new(device);
+    let _actor = Actor::new(&actor_vs.root(), meta.spec, cfg.actor_options());
     let mut learner = build(cfg, &actor_vs, dims, device)?;
     load_networks(learner.as_mut(), &dir, &meta)?;
     Ok(LoadedLearner { learner, dims, spec: meta.spec })

@@ -23,6 +23,9 @@ pub static LEARNERS: &[LearnerKind] = &[
     LearnerKind::of::<super::SecaConfig>(),
     LearnerKind::of::<super::MacaConfig>(),
     LearnerKind::of::<super::MaeConfig>(),
+    LearnerKind::of::<super::BcConfig>(),
+    LearnerKind::of::<super::CqlConfig>(),
+    LearnerKind::of::<super::IcqConfig>(),
 ];
 
 /// The learner named `name`, if murmur has it.
@@ -30,9 +33,44 @@ pub fn find(name: &str) -> Option<&'static LearnerKind> {
     LEARNERS.iter().find(|k| k.name == name)
 }
 
+/// The learners that learn from their own rollouts.
+pub fn online() -> impl Iterator<Item = &'static LearnerKind> {
+    LEARNERS.iter().filter(|k| k.source == BatchSource::Rollouts)
+}
+
 /// The names of every learner, comma-separated (for error messages).
 pub fn names() -> String {
     LEARNERS.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+/// What the shared actor's outputs are, once trained by a learner.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorOutputs {
+    /// Policy logits: the policy is their softmax.
+    Logits,
+    /// Q-values of a Q-learner: the deployed policy is their softmax (a
+    /// Boltzmann policy at temperature 1), the greedy policy their argmax.
+    QValues,
+}
+
+impl ActorOutputs {
+    /// The name written into exported files (`logits`, `q_values`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Logits => "logits",
+            Self::QValues => "q_values",
+        }
+    }
+
+    /// How a runtime turns the outputs into actions, in words.
+    pub fn policy(self) -> &'static str {
+        match self {
+            Self::Logits => "softmax of the outputs (the trained policy); greedy: their argmax",
+            Self::QValues => {
+                "the outputs are Q-values: softmax of them is a Boltzmann policy at temperature 1; greedy: their argmax, the greedy policy over Q"
+            }
+        }
+    }
 }
 
 /// What a learner needs to build itself.
@@ -46,6 +84,13 @@ pub struct BuildContext<'a> {
     pub device: tch::Device,
     /// The run's seed (for the learner's own random draws outside libtorch).
     pub seed: u64,
+    /// The shared actor's dimensions (a Q-learner's target copy is built
+    /// from them).
+    pub actor: murmur_runtime::ActorSpec,
+    /// The shared actor's options.
+    pub actor_options: crate::actor::ActorOptions,
+    /// The reward each agent learns from (offline learners).
+    pub reward: super::offline::RewardSource,
 }
 
 /// Where a learner's batches come from.
@@ -79,6 +124,8 @@ pub trait LearnerConfig:
     const SUMMARY: &'static str;
     /// Where the learner's batches come from.
     const SOURCE: BatchSource = BatchSource::Rollouts;
+    /// What the actor's outputs are once this learner trained it.
+    const OUTPUTS: ActorOutputs = ActorOutputs::Logits;
 
     /// Checks every value (errors name the dotted key, `<NAME>.key`);
     /// `batch_episodes` is the run's episodes per update.
@@ -161,13 +208,17 @@ pub struct LearnerKind {
     pub name: &'static str,
     /// The method and its paper, in one line.
     pub summary: &'static str,
+    /// Fresh rollouts (online) or a dataset (offline).
+    pub source: BatchSource,
+    /// What the actor's outputs are once trained.
+    pub outputs: ActorOutputs,
     parse: fn(toml::Value) -> std::result::Result<Box<dyn AnyLearnerConfig>, toml::de::Error>,
 }
 
 impl LearnerKind {
     /// The row of the learner configured by `T`.
     pub const fn of<T: LearnerConfig>() -> Self {
-        Self { name: T::NAME, summary: T::SUMMARY, parse: parse_as::<T> }
+        Self { name: T::NAME, summary: T::SUMMARY, source: T::SOURCE, outputs: T::OUTPUTS, parse: parse_as::<T> }
     }
 
     /// The learner's config from its table (missing keys take defaults,

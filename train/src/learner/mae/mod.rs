@@ -160,6 +160,7 @@ mod tests {
             actions: Tensor::randint(A, [2, b, N], (Kind::Int64, cpu)),
             probs: probs.shallow_clone(),
             reward: Tensor::zeros([1, b], f),
+            agent_reward: None,
             terminated: Tensor::zeros([1, b], f),
             mask: Tensor::cat(&[Tensor::ones([1, b], f), Tensor::zeros([1, b], f)], 0),
             returns: vec![0.0; b as usize],
