@@ -138,6 +138,36 @@ fn datasets_from_collect_and_training_train_bc_whose_actor_exports() {
     ok(murmur(&["export", "--run", "bc", "-o", "bc.onnx", "--sequences", "4"], dir));
     assert!(std::fs::metadata(dir.join("bc.onnx")).unwrap().len() > 1000);
 
+    // CQL on MACCA's learned rewards: the reward model's figures in the
+    // metrics, its masks printed and saved with every checkpoint.
+    let cql = preset("cql_spread.toml");
+    let mut args = vec!["train", "-c", cql.as_str(), "--device", "cpu", "--out", "cql_macca"];
+    for set in [
+        "data.path=\"good\"",
+        "offline.reward=\"macca\"",
+        "offline.macca.pretrain_updates=20",
+        "t_max=200",
+        "batch_episodes=4",
+        "eval_interval=0",
+        "eval_episodes=4",
+    ] {
+        args.extend(["--set", set]);
+    }
+    let out = ok(murmur(&args, dir));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("MACCA's causal masks") && stdout.contains("agent 2: observation dims"), "{stdout}");
+    let metrics = std::fs::read_to_string(dir.join("cql_macca/metrics.csv")).unwrap();
+    let header = metrics.lines().next().unwrap();
+    assert!(
+        header.contains("reward_model_loss") && header.contains("r_hat_corr") && header.contains("td_loss"),
+        "{header}"
+    );
+    let dims: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("cql_macca/checkpoints/step_000000200/causal_dims.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(dims["obs_strength"].as_array().unwrap().len(), 3, "one row of mask values per agent");
+
     // Bad datasets: one line naming the file and what was expected, and
     // neither the dataset nor a run directory written.
     let copy = |name: &str| {
@@ -180,4 +210,9 @@ fn datasets_from_collect_and_training_train_bc_whose_actor_exports() {
     assert_clean_error(&out, &["`data.path`", "learns from its own rollouts"]);
     let out = murmur(&["collect", "--run", "nowhere", "--episodes", "2", "--out", "d"], dir);
     assert_clean_error(&out, &["nowhere/config.toml"]);
+
+    // An offline run evaluates without its dataset (moved away since).
+    std::fs::rename(dir.join("good"), dir.join("moved")).unwrap();
+    let out = ok(murmur(&["eval", "--run", "bc", "--episodes", "4"], dir));
+    assert!(text(&out.stdout).contains("bc on spread"), "{}", text(&out.stdout));
 }

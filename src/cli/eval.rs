@@ -31,7 +31,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let ckpts = args.run.join("checkpoints");
     let latest = checkpoint::latest(&ckpts)?
         .with_context(|| format!("{} has no checkpoint yet (checkpoints/latest is missing)", args.run.display()))?;
-    let mut trainer = Trainer::new(cfg.clone())?;
+    let mut trainer = Trainer::for_evaluation(cfg.clone())?;
     let meta = trainer.load_checkpoint(&latest)?;
     let stats = trainer.evaluate(args.episodes, args.greedy)?;
     let mode = if args.greedy { "greedy" } else { "sampled" };

@@ -72,6 +72,12 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let cfg = trainer.config().clone();
     let stats = trainer.evaluate(cfg.eval_episodes, true)?;
     println!("final greedy evaluation: {stats}");
+    if let Some(dims) = trainer.causal_dims() {
+        println!("MACCA's causal masks (above {}): which inputs each agent's reward depends on", dims.threshold);
+        for line in dims.describe().lines() {
+            println!("  {line}");
+        }
+    }
     println!("run directory: {} (config.toml, metrics.csv, checkpoints/)", out.display());
     Ok(())
 }

@@ -58,6 +58,9 @@ pub enum Error {
          `agent_rewards` (use \"team\")"
     )]
     NoAgentRewards,
+    /// Training asked of a trainer built to evaluate an offline run.
+    #[error("this trainer was built for evaluation (Trainer::for_evaluation): it has not read the run's dataset")]
+    EvaluationOnly,
     /// A run directory cannot be used as asked.
     #[error("run directory {}: {problem}", path.display())]
     RunDir {

@@ -24,6 +24,7 @@ mod error;
 pub mod eval;
 pub mod fsio;
 pub mod learner;
+pub mod macca;
 pub mod metrics;
 pub mod optim;
 pub mod rollout;

@@ -27,6 +27,7 @@ use crate::env::{Environment, VecEnv};
 use crate::eval::ReturnStats;
 use crate::learner::offline::RewardSource;
 use crate::learner::{self, CriticReadout, Learner, UpdateStats};
+use crate::macca::CausalDims;
 use crate::metrics::{self, MetricsWriter};
 use crate::rollout::{ActionSelection, Rollout};
 use crate::state::{TrainingState, STATE_FILE};
@@ -94,6 +95,19 @@ impl Trainer {
     /// called once per parallel episode); `env_name` goes into checkpoints.
     /// `cfg.env` is ignored.
     pub fn with_env(cfg: Config, env_name: &str, make_env: EnvFactory) -> Result<Self> {
+        Self::build(cfg, env_name, make_env, true)
+    }
+
+    /// A trainer on the built-in simulator for evaluating a run's
+    /// checkpoints: an offline run's dataset is not read (it may have
+    /// moved since), so it can evaluate, not train.
+    pub fn for_evaluation(cfg: Config) -> Result<Self> {
+        let env_cfg = cfg.env.clone();
+        let name = env_cfg.name();
+        Self::build(cfg, name, Box::new(move || env_cfg.build()), false)
+    }
+
+    fn build(cfg: Config, env_name: &str, make_env: EnvFactory, read_data: bool) -> Result<Self> {
         cfg.validate()?;
         let device = device::select(cfg.device)?;
         tch::manual_seed(cfg.seed as i64);
@@ -111,7 +125,7 @@ impl Trainer {
         let actor = Actor::new(&actor_vs.root(), spec, options);
         let learner = learner::build(&cfg, &actor_vs, dims, device)?;
         let rollout = Rollout::new(envs, spec, cfg.seed, device)?;
-        let dataset = match &cfg.data {
+        let dataset = match cfg.data.as_ref().filter(|_| read_data) {
             Some(data) => {
                 let batches = DatasetBatches::load(&data.path, spec, device)?;
                 batches.check_task(&data.path, env_name, dims.state_dim)?;
@@ -194,7 +208,7 @@ impl Trainer {
     /// "replay" dataset for offline learners. Refused for a learner that
     /// trains from a dataset.
     pub fn record_replay(&mut self, dir: &Path) -> Result<()> {
-        if self.dataset.is_some() {
+        if self.cfg.data.is_some() {
             return Err(Error::Dataset { path: dir.to_path_buf(), problem: DatasetProblem::NothingToRecord });
         }
         let mut source = DatasetSource::new(SourceKind::Replay);
@@ -212,7 +226,18 @@ impl Trainer {
         // Every update draws from its own streams (environment seeds and
         // action samples here, libtorch's generator in the learner), so a
         // resumed run continues them without saving a generator's state.
+        if self.dataset.is_none() && self.cfg.data.is_some() {
+            return Err(Error::EvaluationOnly);
+        }
         let stream = stream_seed(self.cfg.seed, self.progress.updates);
+        if let (Some(data), 0) = (&self.dataset, self.progress.updates) {
+            // Before an offline run's first update (not on resume: the
+            // checkpoint holds what this trained).
+            let figures = self.learner.prepare(data, self.cfg.batch_episodes, stream ^ PREPARE_STREAM)?;
+            if !figures.is_empty() {
+                log::info!("{} prepared on the dataset: {figures:?}", self.learner.name());
+            }
+        }
         let batch = match &self.dataset {
             Some(data) => data.sample(self.cfg.batch_episodes, stream),
             None => {
@@ -310,7 +335,20 @@ impl Trainer {
         let mut state = TrainingState::default();
         self.learner.save_state(&mut state);
         let root = run.root.join("checkpoints");
-        checkpoint::save_resumable(&root, &self.actor_vs, &self.learner.var_stores(), &state, self.meta())
+        let dir = checkpoint::save_resumable(&root, &self.actor_vs, &self.learner.var_stores(), &state, self.meta())?;
+        if let Some(dims) = self.causal_dims() {
+            let json = serde_json::to_vec_pretty(&dims).expect("causal dimensions always serialise");
+            fsio::write_atomic(&dir.join(CAUSAL_DIMS_FILE), &json)?;
+        }
+        Ok(dir)
+    }
+
+    /// What a learned credit model (MACCA's masks) found each agent's
+    /// reward to depend on; dynamic masks are averaged over a fixed draw of
+    /// the dataset. `None` for learners without one.
+    pub fn causal_dims(&self) -> Option<CausalDims> {
+        let batch = self.dataset.as_ref().map(|d| d.sample(self.cfg.batch_episodes, self.cfg.seed));
+        self.learner.causal_dims(batch.as_ref())
     }
 
     /// The learner's name (`mappo`, `coma`, ...).
@@ -351,6 +389,12 @@ impl Trainer {
         Ok(meta)
     }
 }
+
+/// The file a checkpoint holds MACCA's causal dimensions in.
+pub const CAUSAL_DIMS_FILE: &str = "causal_dims.json";
+
+/// Mixed into the first update's seed for an offline learner's preparation.
+const PREPARE_STREAM: u64 = 0x5EED_0FDA_7A00_0001;
 
 /// The seed of update `update`'s random streams in a run seeded `seed`
 /// (update 0 draws from `seed` itself).

@@ -203,6 +203,8 @@ pub struct Config {
 pub struct OfflineConfig {
     /// Which reward each agent learns from (docs/offline.md).
     pub reward: crate::learner::offline::RewardSource,
+    /// MACCA's reward model (read when `reward = "macca"`).
+    pub macca: crate::macca::MaccaConfig,
 }
 
 /// `[data]`: the episode dataset an offline learner reads (docs/dataset.md).
@@ -326,6 +328,9 @@ impl Config {
                 check(false, "data.path", "a dataset directory (this learner learns offline)", "nothing")?
             }
             _ => {}
+        }
+        if let Some(offline) = &self.offline {
+            offline.macca.validate()?;
         }
         if learner.source() == BatchSource::Rollouts && self.offline.is_some() {
             let got = format!("a table for learner `{}`, which learns from its own rollouts", learner.name());

@@ -65,6 +65,7 @@ use tch::{nn, Kind, Tensor};
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
 use crate::config::Config;
+use crate::dataset::DatasetBatches;
 use crate::env::batch::Dims;
 use crate::state::TrainingState;
 use crate::Result;
@@ -122,6 +123,20 @@ pub trait Learner: Send {
     fn critic_readout(&self, _batch: &EpisodeBatch) -> Option<CriticReadout> {
         None
     }
+
+    /// Runs once before the first update of an offline run, with the
+    /// dataset (MACCA's reward model trains there); `batch_episodes` and
+    /// `seed` as the run's. Returns figures to report.
+    fn prepare(&mut self, _data: &DatasetBatches, _batch_episodes: usize, _seed: u64) -> Result<UpdateStats> {
+        Ok(Vec::new())
+    }
+
+    /// The input dimensions a learned credit model found each agent's
+    /// reward to depend on (MACCA's masks; dynamic masks averaged over
+    /// `batch`), or `None`.
+    fn causal_dims(&self, _batch: Option<&EpisodeBatch>) -> Option<crate::macca::CausalDims> {
+        None
+    }
 }
 
 /// Builds the configured learner (`cfg.learner`) for an actor whose
@@ -142,7 +157,7 @@ pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Dev
         seed: cfg.seed,
         actor,
         actor_options: cfg.actor_options(),
-        reward: cfg.offline.as_ref().map(|o| o.reward).unwrap_or_default(),
+        offline: cfg.offline.as_ref(),
     })
 }
 

@@ -89,8 +89,9 @@ pub struct BuildContext<'a> {
     pub actor: murmur_runtime::ActorSpec,
     /// The shared actor's options.
     pub actor_options: crate::actor::ActorOptions,
-    /// The reward each agent learns from (offline learners).
-    pub reward: super::offline::RewardSource,
+    /// How offline learners read rewards (`[offline]`; absent for online
+    /// learners).
+    pub offline: Option<&'a crate::config::OfflineConfig>,
 }
 
 /// Where a learner's batches come from.

@@ -19,7 +19,8 @@ use tch::{nn, Tensor};
 use crate::actor::{Actor, UNAVAILABLE_LOGIT};
 use crate::buffer::EpisodeBatch;
 use crate::critic::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
-use crate::learner::offline::{unroll_episodes, RewardSource};
+use crate::dataset::DatasetBatches;
+use crate::learner::offline::{unroll_episodes, OfflineRewards};
 use crate::learner::registry::BuildContext;
 use crate::learner::{masked_mean, scalar, Learner, UpdateStats};
 use crate::optim::{descend, Optimizer, Rule};
@@ -29,7 +30,7 @@ use crate::Result;
 /// Independent CQL on the shared actor network.
 pub struct Cql {
     cfg: CqlConfig,
-    reward: RewardSource,
+    rewards: OfflineRewards,
     opt: Optimizer,
     /// The actor's variables (shallow copies: they read its current values).
     online: HashMap<String, Tensor>,
@@ -43,7 +44,7 @@ impl Cql {
         let update = TargetUpdate::interval_or_tau(cfg.target_update);
         Ok(Self {
             cfg: cfg.clone(),
-            reward: ctx.reward,
+            rewards: OfflineRewards::new(ctx.offline, ctx.dims, ctx.device)?,
             opt: Optimizer::new(ctx.actor_vs, Rule::adam(cfg.adam_eps), cfg.lr)?,
             online: ctx.actor_vs.variables(),
             target: TargetNetwork::new(ctx.actor_vs, |p| Actor::new(p, spec, options), update)?,
@@ -62,6 +63,7 @@ impl Learner for Cql {
     }
 
     fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, _env_steps: u64) -> Result<UpdateStats> {
+        let (reward, mut stats) = self.rewards.per_agent(batch)?; // [T, B, n]
         let c = &self.cfg;
         let t = batch.max_len();
         let size = batch.actions.size();
@@ -78,9 +80,8 @@ impl Learner for Cql {
             } else {
                 q_next.amax([-1].as_slice(), false)
             };
-            let reward = self.reward.per_agent(batch)?; // [T, B, n]
             let continues = batch.terminated.ones_like().g_sub(&batch.terminated).unsqueeze(-1);
-            Ok(reward + c.gamma * continues * next)
+            Ok(&reward + c.gamma * continues * next)
         })?;
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1).expand([t, b, n], true);
         let td = masked_mean(&(&q_taken - &target).square(), &mask);
@@ -90,30 +91,45 @@ impl Learner for Cql {
         descend(&mut self.opt, &loss, c.grad_clip)?;
         self.target.follow_variables(&self.online)?;
         let q_mean = tch::no_grad(|| masked_mean(&q_taken, &mask));
-        Ok(vec![
+        stats.extend([
             ("td_loss", scalar(&td)),
             ("cql_loss", scalar(&conservative)),
             ("q_taken_mean", scalar(&q_mean)),
             ("target_mean", scalar(&masked_mean(&target, &mask))),
-        ])
+        ]);
+        Ok(stats)
     }
 
     fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        vec![(TARGET_CHECKPOINT, self.target.var_store())]
+        let mut stores = vec![(TARGET_CHECKPOINT, self.target.var_store())];
+        stores.extend(self.rewards.var_stores());
+        stores
     }
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        vec![(TARGET_CHECKPOINT, self.target.var_store_mut())]
+        let mut stores = vec![(TARGET_CHECKPOINT, self.target.var_store_mut())];
+        stores.extend(self.rewards.var_stores_mut());
+        stores
     }
 
     fn save_state(&self, state: &mut TrainingState) {
         self.opt.save_state("q_optimizer", state);
         self.target.save_state("target", state);
+        self.rewards.save_state(state);
     }
 
     fn load_state(&mut self, state: &TrainingState) -> Result<()> {
         self.opt.load_state("q_optimizer", state)?;
-        self.target.load_state("target", state)
+        self.target.load_state("target", state)?;
+        self.rewards.load_state(state)
+    }
+
+    fn prepare(&mut self, data: &DatasetBatches, batch_episodes: usize, seed: u64) -> Result<UpdateStats> {
+        self.rewards.prepare(data, batch_episodes, seed)
+    }
+
+    fn causal_dims(&self, batch: Option<&EpisodeBatch>) -> Option<crate::macca::CausalDims> {
+        self.rewards.causal_dims(batch)
     }
 }
 

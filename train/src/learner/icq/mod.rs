@@ -22,7 +22,8 @@ use tch::{nn, Kind, Tensor};
 use crate::actor::{masked_log_probs, Actor};
 use crate::buffer::EpisodeBatch;
 use crate::critic::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
-use crate::learner::offline::{unroll_episodes, RewardSource};
+use crate::dataset::DatasetBatches;
+use crate::learner::offline::{unroll_episodes, OfflineRewards};
 use crate::learner::registry::BuildContext;
 use crate::learner::{masked_mean, scalar, Learner, UpdateStats};
 use crate::optim::{descend, Optimizer, Rule};
@@ -35,7 +36,7 @@ const CRITIC_CHECKPOINT: &str = "critic";
 /// ICQ: an actor and an in-sample recurrent critic.
 pub struct Icq {
     cfg: IcqConfig,
-    reward: RewardSource,
+    rewards: OfflineRewards,
     actor_opt: Optimizer,
     critic_vs: nn::VarStore,
     critic: Actor,
@@ -52,7 +53,7 @@ impl Icq {
         let adam = Rule::adam(cfg.adam_eps);
         Ok(Self {
             cfg: cfg.clone(),
-            reward: ctx.reward,
+            rewards: OfflineRewards::new(ctx.offline, ctx.dims, ctx.device)?,
             actor_opt: Optimizer::new(ctx.actor_vs, adam, cfg.lr_actor)?,
             critic_opt: Optimizer::new(&critic_vs, adam, cfg.lr_critic)?,
             target: TargetNetwork::new(
@@ -81,6 +82,7 @@ impl Learner for Icq {
     }
 
     fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, _env_steps: u64) -> Result<UpdateStats> {
+        let (reward, mut stats) = self.rewards.per_agent(batch)?; // [T, B, n]
         let c = self.cfg.clone();
         let t = batch.max_len();
         let size = batch.actions.size();
@@ -99,9 +101,8 @@ impl Learner for Icq {
             // In-sample where the episode goes on, the policy's
             // expectation after its last step.
             let next = &next_mask * &w * &taken_next + (next_mask.ones_like() - &next_mask) * expected;
-            let reward = self.reward.per_agent(batch)?;
             let continues = batch.terminated.ones_like().g_sub(&batch.terminated).unsqueeze(-1);
-            Ok(reward + c.gamma * continues * next)
+            Ok(&reward + c.gamma * continues * next)
         })?;
         let q = unroll_episodes(&self.critic, batch).narrow(0, 0, t); // [T, B, n, A]
         let q_taken = q.gather(-1, &actions.narrow(0, 0, t), false).squeeze_dim(-1);
@@ -121,33 +122,49 @@ impl Learner for Icq {
         let taken = log_pi.gather(-1, &actions.narrow(0, 0, t), false).squeeze_dim(-1);
         let actor_loss = -masked_mean(&(&weights * &taken), &mask);
         descend(&mut self.actor_opt, &actor_loss, c.grad_clip)?;
-        Ok(vec![
+        stats.extend([
             ("critic_loss", scalar(&critic_loss)),
             ("actor_loss", scalar(&actor_loss)),
             ("advantage_mean", scalar(&masked_mean(&advantage, &mask))),
             ("q_taken_mean", scalar(&masked_mean(&q_taken.detach(), &mask))),
             ("weight_max", scalar(&weights.max())),
-        ])
+        ]);
+        Ok(stats)
     }
 
     fn var_stores(&self) -> Vec<(&'static str, &nn::VarStore)> {
-        vec![(CRITIC_CHECKPOINT, &self.critic_vs), (TARGET_CHECKPOINT, self.target.var_store())]
+        let mut stores = vec![(CRITIC_CHECKPOINT, &self.critic_vs), (TARGET_CHECKPOINT, self.target.var_store())];
+        stores.extend(self.rewards.var_stores());
+        stores
     }
 
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)> {
-        vec![(CRITIC_CHECKPOINT, &mut self.critic_vs), (TARGET_CHECKPOINT, self.target.var_store_mut())]
+        let mut stores =
+            vec![(CRITIC_CHECKPOINT, &mut self.critic_vs), (TARGET_CHECKPOINT, self.target.var_store_mut())];
+        stores.extend(self.rewards.var_stores_mut());
+        stores
     }
 
     fn save_state(&self, state: &mut TrainingState) {
         self.actor_opt.save_state("actor_optimizer", state);
         self.critic_opt.save_state("critic_optimizer", state);
         self.target.save_state("target", state);
+        self.rewards.save_state(state);
     }
 
     fn load_state(&mut self, state: &TrainingState) -> Result<()> {
         self.actor_opt.load_state("actor_optimizer", state)?;
         self.critic_opt.load_state("critic_optimizer", state)?;
-        self.target.load_state("target", state)
+        self.target.load_state("target", state)?;
+        self.rewards.load_state(state)
+    }
+
+    fn prepare(&mut self, data: &DatasetBatches, batch_episodes: usize, seed: u64) -> Result<UpdateStats> {
+        self.rewards.prepare(data, batch_episodes, seed)
+    }
+
+    fn causal_dims(&self, batch: Option<&EpisodeBatch>) -> Option<crate::macca::CausalDims> {
+        self.rewards.causal_dims(batch)
     }
 }
 
