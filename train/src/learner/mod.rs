@@ -30,6 +30,26 @@ macro_rules! actor_and_td_critic_state {
     };
 }
 
+/// The [`Learner`] hooks of an offline learner whose per-agent rewards
+/// come from `self.rewards` (an [`offline::OfflineRewards`]): MACCA's
+/// preparation on the dataset and its causal dimensions.
+macro_rules! offline_reward_hooks {
+    () => {
+        fn prepare(
+            &mut self,
+            data: &crate::dataset::DatasetBatches,
+            batch_episodes: usize,
+            seed: u64,
+        ) -> crate::Result<crate::learner::UpdateStats> {
+            self.rewards.prepare(data, batch_episodes, seed)
+        }
+
+        fn causal_dims(&self, batch: Option<&crate::buffer::EpisodeBatch>) -> Option<crate::macca::CausalDims> {
+            self.rewards.causal_dims(batch)
+        }
+    };
+}
+
 pub mod bc;
 pub mod coma;
 pub mod cql;

@@ -19,7 +19,6 @@ use tch::{nn, Tensor};
 use crate::actor::{Actor, UNAVAILABLE_LOGIT};
 use crate::buffer::EpisodeBatch;
 use crate::critic::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
-use crate::dataset::DatasetBatches;
 use crate::learner::offline::{unroll_episodes, OfflineRewards};
 use crate::learner::registry::BuildContext;
 use crate::learner::{masked_mean, scalar, Learner, UpdateStats};
@@ -124,13 +123,7 @@ impl Learner for Cql {
         self.rewards.load_state(state)
     }
 
-    fn prepare(&mut self, data: &DatasetBatches, batch_episodes: usize, seed: u64) -> Result<UpdateStats> {
-        self.rewards.prepare(data, batch_episodes, seed)
-    }
-
-    fn causal_dims(&self, batch: Option<&EpisodeBatch>) -> Option<crate::macca::CausalDims> {
-        self.rewards.causal_dims(batch)
-    }
+    offline_reward_hooks!();
 }
 
 #[cfg(test)]
