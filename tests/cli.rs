@@ -6,6 +6,10 @@ use std::process::Output;
 
 mod common;
 
+/// The offline half through the binary (`tests/cli/offline.rs`).
+#[path = "cli/offline.rs"]
+mod offline;
+
 fn murmur(args: &[&str], cwd: &Path) -> Output {
     common::murmur_command().args(args).current_dir(cwd).output().expect("murmur starts")
 }

@@ -6,7 +6,9 @@
 //! actor sampled for 300 episodes. Scores are normalised as OG-MARL's:
 //! 100 (return - random) / (dataset - random), random being uniformly
 //! random agents. BC is evaluated sampling its actions, as the dataset's
-//! policy acted. Measured figures are in the test's doc.
+//! policy acted. Measured figures are in the test's doc. A binary of its
+//! own: libtorch's generator is shared by the tests of a binary, and this
+//! one's figures are reproducible only when nothing else draws from it.
 
 use murmur::train::config::Config;
 use murmur::train::dataset::collect::{self, Behaviour};

@@ -10,15 +10,7 @@ use std::process::Output;
 
 use sha2::{Digest, Sha256};
 
-mod common;
-
-fn murmur(args: &[&str], cwd: &Path) -> Output {
-    common::murmur_command().args(args).current_dir(cwd).output().expect("murmur starts")
-}
-
-fn text(out: &[u8]) -> String {
-    String::from_utf8_lossy(out).into_owned()
-}
+use super::{murmur, text};
 
 fn ok(out: Output) -> Output {
     assert!(out.status.success(), "stderr: {}", text(&out.stderr));
@@ -47,7 +39,7 @@ fn snapshot(dir: &Path) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn assert_clean_error(out: &Output, needles: &[&str]) {
+fn assert_one_line_error(out: &Output, needles: &[&str]) {
     let err = text(&out.stderr);
     assert!(!out.status.success(), "expected failure, got success; stderr: {err}");
     for needle in needles {
@@ -201,15 +193,15 @@ fn datasets_from_collect_and_training_train_bc_whose_actor_exports() {
     for (data, extra, needles) in cases {
         let before = snapshot(&dir.join(data));
         let out_dir = format!("bad_{data}");
-        assert_clean_error(&train_bc(dir, data, &out_dir, extra), needles);
+        assert_one_line_error(&train_bc(dir, data, &out_dir, extra), needles);
         assert_eq!(snapshot(&dir.join(data)), before, "{data}: the dataset was written");
         assert!(!dir.join(&out_dir).exists(), "{data}: a run directory was started");
     }
     // An online learner refuses a dataset; an offline one needs one.
     let out = murmur(&["train", "-c", &coma, "--set", "data.path=\"good\"", "--out", "x"], dir);
-    assert_clean_error(&out, &["`data.path`", "learns from its own rollouts"]);
+    assert_one_line_error(&out, &["`data.path`", "learns from its own rollouts"]);
     let out = murmur(&["collect", "--run", "nowhere", "--episodes", "2", "--out", "d"], dir);
-    assert_clean_error(&out, &["nowhere/config.toml"]);
+    assert_one_line_error(&out, &["nowhere/config.toml"]);
 
     // An offline run evaluates without its dataset (moved away since).
     std::fs::rename(dir.join("good"), dir.join("moved")).unwrap();
