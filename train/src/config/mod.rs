@@ -352,6 +352,12 @@ pub(crate) fn positive(key: &str, v: f64) -> Result<()> {
     check(v > 0.0 && v.is_finite(), key, "a positive number", v)
 }
 
+/// A target-network schedule in EPyMARL's convention: a fraction in (0, 1]
+/// (soft updates) or a whole number of updates between copies.
+pub(crate) fn target_update(key: &str, v: f64) -> Result<()> {
+    check(v > 0.0 && (v <= 1.0 || v.fract() == 0.0), key, "a fraction in (0, 1] or a whole number of updates", v)
+}
+
 pub(crate) fn unit(key: &str, v: f64) -> Result<()> {
     check((0.0..=1.0).contains(&v), key, "within [0, 1]", v)
 }

@@ -71,24 +71,16 @@ impl<N> TargetNetwork<N> {
 
     /// Moves the target towards `source` after one update of the source.
     pub fn follow(&mut self, source: &nn::VarStore) -> Result<()> {
-        match self.update {
-            TargetUpdate::Hard { .. } if self.follows_copy_next() => {
-                self.follows += 1;
-                self.vs.copy(source)?;
-                Ok(())
-            }
-            _ => self.follow_variables(&source.variables()),
-        }
+        self.follow_variables(&source.variables())
     }
 
     /// [`follow`](Self::follow) for a source given by its variables (shallow
     /// copies of a store's tensors, which a learner that does not own the
     /// store keeps: they read the store's current values).
     pub fn follow_variables(&mut self, source: &HashMap<String, Tensor>) -> Result<()> {
-        let copy = self.follows_copy_next();
         self.follows += 1;
         let tau = match self.update {
-            TargetUpdate::Hard { .. } if copy => 1.0,
+            TargetUpdate::Hard { every } if self.follows.is_multiple_of(every.max(1)) => 1.0,
             TargetUpdate::Hard { .. } => return Ok(()),
             TargetUpdate::Soft { tau } => tau,
         };
@@ -104,14 +96,6 @@ impl<N> TargetNetwork<N> {
             }
         });
         Ok(())
-    }
-
-    /// Whether the next call of a hard schedule copies.
-    fn follows_copy_next(&self) -> bool {
-        match self.update {
-            TargetUpdate::Hard { every } => (self.follows + 1).is_multiple_of(every.max(1)),
-            TargetUpdate::Soft { .. } => false,
-        }
     }
 
     /// The target's parameters (for checkpoints).

@@ -271,7 +271,7 @@ impl DatasetWriter {
             manifest.source = source;
         }
         let adopted = adopt_orphans(dir, &mut manifest)?;
-        let writer = Self { dir: dir.to_path_buf(), manifest };
+        let mut writer = Self { dir: dir.to_path_buf(), manifest };
         if adopted > 0 || !path.exists() {
             if adopted > 0 {
                 log::warn!("{}: adopted {adopted} episode file(s) the manifest did not list", dir.display());
@@ -321,10 +321,9 @@ impl DatasetWriter {
         Ok(entry)
     }
 
-    fn write_manifest(&self) -> Result<()> {
-        let mut manifest = self.manifest.clone();
-        manifest.summary = schema::DatasetSummary::of(&manifest.episodes);
-        let json = serde_json::to_vec_pretty(&manifest).expect("a manifest always serialises");
+    fn write_manifest(&mut self) -> Result<()> {
+        self.manifest.summary = schema::DatasetSummary::of(&self.manifest.episodes);
+        let json = serde_json::to_vec_pretty(&self.manifest).expect("a manifest always serialises");
         fsio::write_atomic(&self.dir.join(MANIFEST_FILE), &json)
     }
 }

@@ -72,6 +72,7 @@ pub struct RewardModel {
     predictor: nn::Sequential,
     opt: Optimizer,
     n_agents: i64,
+    obs_dim: i64,
     n_actions: i64,
 }
 
@@ -132,7 +133,7 @@ impl RewardModel {
         };
         let predictor = mlp(&(&root / "predictor"), o + a + n, cfg.hidden as i64, cfg.layers, 1);
         let opt = Optimizer::new(&vs, Rule::adam(1e-8), cfg.lr)?;
-        Ok(Self { cfg: cfg.clone(), vs, masks, predictor, opt, n_agents: n, n_actions: a })
+        Ok(Self { cfg: cfg.clone(), vs, masks, predictor, opt, n_agents: n, obs_dim: o, n_actions: a })
     }
 
     /// The model's parameters (for checkpoints).
@@ -229,7 +230,7 @@ impl RewardModel {
             (Masks::Dynamic { .. }, None) => {
                 let n = self.n_agents;
                 let z = |d: i64| Tensor::zeros([n, d], (Kind::Float, self.vs.device()));
-                (z(self.obs_dim()), z(self.n_actions))
+                (z(self.obs_dim), z(self.n_actions))
             }
         });
         let rows = |t: &Tensor| -> Vec<Vec<f64>> {
@@ -248,16 +249,6 @@ impl RewardModel {
             obs_strength,
             action_strength,
             threshold,
-        }
-    }
-
-    fn obs_dim(&self) -> i64 {
-        match &self.masks {
-            Masks::Static { state, .. } => state.size()[1],
-            Masks::Dynamic { .. } => {
-                let first = self.vs.variables().get("predictor.0.weight").map(|w| w.size()[1]).unwrap_or(0);
-                first - self.n_actions - self.n_agents
-            }
         }
     }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Cql;
-use crate::config::{check, positive, unit};
+use crate::config::{check, positive, target_update, unit};
 use crate::learner::registry::{ActorOutputs, BatchSource, BuildContext, LearnerConfig};
 use crate::learner::Learner;
 use crate::Result;
@@ -63,11 +63,6 @@ impl LearnerConfig for CqlConfig {
         positive("cql.grad_clip", self.grad_clip)?;
         unit("cql.gamma", self.gamma)?;
         check(self.alpha >= 0.0, "cql.alpha", "at least 0", self.alpha)?;
-        check(
-            self.target_update > 0.0 && (self.target_update <= 1.0 || self.target_update.fract() == 0.0),
-            "cql.target_update",
-            "a fraction in (0, 1] or a whole number of updates",
-            self.target_update,
-        )
+        target_update("cql.target_update", self.target_update)
     }
 }

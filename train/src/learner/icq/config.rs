@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Icq;
-use crate::config::{check, positive, unit};
+use crate::config::{positive, target_update, unit};
 use crate::learner::registry::{BatchSource, BuildContext, LearnerConfig};
 use crate::learner::Learner;
 use crate::Result;
@@ -65,11 +65,6 @@ impl LearnerConfig for IcqConfig {
         positive("icq.alpha", self.alpha)?;
         positive("icq.grad_clip", self.grad_clip)?;
         unit("icq.gamma", self.gamma)?;
-        check(
-            self.target_update > 0.0 && (self.target_update <= 1.0 || self.target_update.fract() == 0.0),
-            "icq.target_update",
-            "a fraction in (0, 1] or a whole number of updates",
-            self.target_update,
-        )
+        target_update("icq.target_update", self.target_update)
     }
 }

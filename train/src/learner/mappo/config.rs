@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::Mappo;
-use crate::config::{check, positive, unit};
+use crate::config::{check, positive, target_update, unit};
 use crate::learner::registry::{ActorDefaults, BuildContext, LearnerConfig};
 use crate::learner::Learner;
 use crate::Result;
@@ -149,12 +149,7 @@ impl LearnerConfig for MappoConfig {
         check(m.chunk_len >= 1, "mappo.chunk_len", "at least 1", m.chunk_len)?;
         check(m.critic_hidden >= 1, "mappo.critic_hidden", "at least 1", m.critic_hidden)?;
         check(m.nstep >= 1, "mappo.nstep", "at least 1", m.nstep)?;
-        check(
-            m.target_update > 0.0 && (m.target_update <= 1.0 || m.target_update.fract() == 0.0),
-            "mappo.target_update",
-            "a fraction in (0, 1] or a whole number of updates",
-            m.target_update,
-        )?;
+        target_update("mappo.target_update", m.target_update)?;
         check(
             (1..=batch_episodes).contains(&m.minibatches),
             "mappo.minibatches",
