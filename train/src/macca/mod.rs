@@ -393,6 +393,110 @@ mod tests {
         assert!(corr > 0.9 && credit > 0.9, "r_hat follows the truth: corr {corr:.3}, credit {credit:.3}");
     }
 
+    /// `b` episodes of collision-only spread (`local_ratio = 1`: each
+    /// agent's reward is minus its collisions, the team's their sum) with
+    /// uniformly random actions from `rng`.
+    fn spread_episodes(rng: &mut Pcg64, b: usize) -> EpisodeBatch {
+        use crate::env::{Environment, Spread, SpreadConfig};
+        let mut env = Spread::new(SpreadConfig { local_ratio: 1.0, ..SpreadConfig::default() });
+        let (n, o, t) = (env.n_agents(), env.obs_dim(), env.episode_limit());
+        let (mut obs, mut actions) = (vec![0f32; (t + 1) * b * n * o], vec![0i64; (t + 1) * b * n]);
+        let (mut reward, mut agent_reward) = (vec![0f32; t * b], vec![0f32; t * b * n]);
+        let mut chosen = vec![0usize; n];
+        for e in 0..b {
+            env.reset(rng.random());
+            for step in 0..=t {
+                for (i, choice) in chosen.iter_mut().enumerate() {
+                    let at = (step * b + e) * n + i;
+                    env.write_obs(i, &mut obs[at * o..(at + 1) * o]);
+                    *choice = rng.random_range(0..env.n_actions());
+                    actions[at] = *choice as i64;
+                }
+                if step < t {
+                    reward[step * b + e] = env.step(&chosen).reward as f32;
+                    for (i, r) in env.agent_rewards().unwrap_or(&[]).iter().enumerate() {
+                        agent_reward[(step * b + e) * n + i] = *r as f32;
+                    }
+                }
+            }
+        }
+        let (t, b, n, o) = (t as i64, b as i64, n as i64, o as i64);
+        let f = (Kind::Float, tch::Device::Cpu);
+        let obs = Tensor::from_slice(&obs).view([t + 1, b, n, o]);
+        EpisodeBatch {
+            inputs: Tensor::zeros([t + 1, b, n, 1], f),
+            hidden: Tensor::zeros([t + 1, b, n, 1], f),
+            state: obs.view([t + 1, b, n * o]),
+            avail: Tensor::ones([t + 1, b, n, 5], f),
+            probs: Tensor::ones([t + 1, b, n, 5], f) / 5.0,
+            reward: Tensor::from_slice(&reward).view([t, b]),
+            agent_reward: Some(Tensor::from_slice(&agent_reward).view([t, b, n])),
+            terminated: Tensor::zeros([t, b], f),
+            mask: Tensor::cat(&[Tensor::ones([t, b], f), Tensor::zeros([1, b], f)], 0),
+            returns: vec![0.0; b as usize],
+            lengths: vec![t as usize; b as usize],
+            first_step: 0,
+            obs,
+            actions: Tensor::from_slice(&actions).view([t + 1, b, n]),
+        }
+    }
+
+    /// On spread, agents' own rewards differ by their collisions, which
+    /// each agent's observation shows (the others' relative positions):
+    /// MACCA credits them, where the team's reward split evenly cannot.
+    /// Collision-only spread, because with the default `local_ratio` 0.5
+    /// the agents' rewards differ by 0.25% of the team reward's variance
+    /// and each agent's observation holds the whole state, so the split of
+    /// the shared coverage term is not identified (docs/algorithms.md 7.4).
+    /// Measured (seed 5; 800 updates of 32 of 1000 random episodes, lr
+    /// 1e-3; 300 held-out episodes): MACCA r_hat corr 0.596, credit 0.474
+    /// (2000 updates: 0.640, 0.507); R/n corr 0.814, credit 0.000.
+    #[test]
+    fn macca_credits_each_agent_its_own_collisions_on_spread() {
+        const UPDATES: usize = 800;
+        let mut rng = Pcg64::seed_from_u64(5);
+        let cfg = MaccaConfig { lr: 1e-3, ..MaccaConfig::default() };
+        let mut model = RewardModel::new(&cfg, 3, 18, 5, tch::Device::Cpu).unwrap();
+        reinit(&mut model, &mut rng);
+        let train = spread_episodes(&mut rng, 1000);
+        let test = spread_episodes(&mut rng, 300);
+        let started = std::time::Instant::now();
+        for _ in 0..UPDATES {
+            let pick: Vec<i64> = (0..32).map(|_| rng.random_range(0..1000)).collect();
+            let pick = Tensor::from_slice(&pick);
+            let sub = |x: &Tensor| x.index_select(1, &pick);
+            let batch = EpisodeBatch {
+                inputs: sub(&train.inputs),
+                hidden: sub(&train.hidden),
+                state: sub(&train.state),
+                avail: sub(&train.avail),
+                probs: sub(&train.probs),
+                reward: sub(&train.reward),
+                agent_reward: train.agent_reward.as_ref().map(sub),
+                terminated: sub(&train.terminated),
+                mask: sub(&train.mask),
+                returns: vec![0.0; 32],
+                lengths: vec![25; 32],
+                first_step: 0,
+                obs: sub(&train.obs),
+                actions: sub(&train.actions),
+            };
+            model.step(&batch).unwrap();
+        }
+        let truth = test.agent_reward.as_ref().unwrap();
+        let mask = test.mask.narrow(0, 0, 25);
+        let (corr, credit) = agreement(&model.rewards(&test), truth, &mask);
+        let team = test.reward.unsqueeze(-1).expand([25, 300, 3], true) / 3.0;
+        let (team_corr, team_credit) = agreement(&team, truth, &mask);
+        eprintln!(
+            "MACCA r_hat corr {corr:.3}, credit {credit:.3}; R/n corr {team_corr:.3}, credit {team_credit:.3} ({:.1} s)",
+            started.elapsed().as_secs_f64()
+        );
+        assert!(team_credit.abs() < 0.05, "R/n gives every agent the same share: credit {team_credit:.3}");
+        assert!(credit > 0.3, "MACCA credits collisions to the agents in them: credit {credit:.3}");
+        assert!(corr > 0.5, "MACCA's r_hat follows each agent's reward: corr {corr:.3}");
+    }
+
     /// Trains a model on the synthetic task; returns precision and recall
     /// of observation dims and actions, and r_hat's correlation and credit
     /// correlation with the truth on held-out episodes.
