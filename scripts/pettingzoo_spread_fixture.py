@@ -5,7 +5,7 @@ murmur's spread (train/src/env/spread.rs) claims to be PettingZoo's
 simple_spread_v3 step for step. This script records what PettingZoo itself
 computes: each episode's starting positions, the actions taken, and after
 every step each agent's observation and reward. The Rust test
-`train/tests/pettingzoo_spread.rs` places the same world, takes the same
+`train/tests/replay/pettingzoo_spread.rs` places the same world, takes the same
 actions and compares.
 
 Regenerate (the file is committed; CI does not run this):

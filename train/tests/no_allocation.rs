@@ -1,11 +1,14 @@
 //! Batches of environments step without touching the heap: a counting
 //! global allocator sees zero allocations across thousands of batched steps
-//! and resets of every built-in simulator.
+//! and resets of every built-in simulator (battles on four maps among them).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use murmur_train::env::{Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig, VecEnv};
+use murmur_train::env::battle::Scenario;
+use murmur_train::env::{
+    Battle, Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig, VecEnv,
+};
 
 struct Counting;
 
@@ -62,4 +65,8 @@ fn stepping_batches_never_allocates() {
     assert_eq!(allocations_while_stepping(spread, 20), 0, "spread");
     assert_eq!(allocations_while_stepping(prey, 20), 0, "predator-prey");
     assert_eq!(allocations_while_stepping(junction, 20), 0, "junction");
+    for map in ["3m", "2s3z", "27m_vs_30m", "smacv2_10_units"] {
+        let battles = (0..8).map(|_| Battle::new(Scenario::named(map).unwrap(), 100)).collect();
+        assert_eq!(allocations_while_stepping(VecEnv::new(battles).unwrap(), 10), 0, "battle {map}");
+    }
 }

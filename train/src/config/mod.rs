@@ -22,7 +22,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::env::{Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig};
+use crate::env::{Battle, BattleConfig, Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig};
 use crate::{Error, Result};
 
 use crate::learner::registry::{self, BatchSource};
@@ -73,6 +73,8 @@ pub enum EnvConfig {
     PredatorPrey(PredatorPreyConfig),
     /// The one-step traffic junction of the LICA paper.
     Junction,
+    /// StarCraft-like micro battles against a scripted enemy (SMAX).
+    Battle(BattleConfig),
 }
 
 impl Default for EnvConfig {
@@ -88,6 +90,7 @@ impl EnvConfig {
             EnvConfig::Spread(_) => "spread",
             EnvConfig::PredatorPrey(_) => "predator_prey",
             EnvConfig::Junction => "junction",
+            EnvConfig::Battle(_) => "battle",
         }
     }
 
@@ -97,6 +100,11 @@ impl EnvConfig {
             EnvConfig::Spread(c) => Box::new(Spread::new(c.clone())),
             EnvConfig::PredatorPrey(c) => Box::new(PredatorPrey::new(c.clone())),
             EnvConfig::Junction => Box::new(Junction::new()),
+            EnvConfig::Battle(c) => match Battle::from_config(c) {
+                Ok(battle) => Box::new(battle),
+                // validate() refused such configs before anything is built.
+                Err(e) => unreachable!("invalid battle config: {e}"),
+            },
         }
     }
 
@@ -129,6 +137,14 @@ impl EnvConfig {
                 check(c.episode_limit >= 1, "env.episode_limit", "at least 1", c.episode_limit)
             }
             EnvConfig::Junction => Ok(()),
+            EnvConfig::Battle(c) => {
+                check(c.max_steps >= 1, "env.max_steps", "at least 1", c.max_steps)?;
+                let (key, got) = match &c.map {
+                    Some(map) => ("env.map", format!("`{map}`")),
+                    None => ("env.allies", format!("{} allies and {} enemies", c.allies.len(), c.enemies.len())),
+                };
+                c.scenario().map(|_| ()).or_else(|e| check(false, key, &e, got))
+            }
         }
     }
 }

@@ -6,12 +6,14 @@
 //! batch ([`VecEnv`]) steps with no per-step heap allocation.
 
 pub mod batch;
+pub mod battle;
 mod junction;
 pub mod particle;
 mod predator_prey;
 mod spread;
 
 pub use batch::VecEnv;
+pub use battle::{Battle, BattleConfig};
 pub use junction::Junction;
 pub use predator_prey::{PredatorPrey, PredatorPreyConfig};
 pub use spread::{Spread, SpreadConfig};
@@ -68,6 +70,11 @@ pub trait Environment: Send {
     fn agent_rewards(&self) -> Option<&[f64]> {
         None
     }
+    /// Whether the episode that just ended was won, for tasks with a win
+    /// condition (battles); `None` for the others.
+    fn won(&self) -> Option<bool> {
+        None
+    }
 }
 
 impl<E: Environment + ?Sized> Environment for Box<E> {
@@ -103,6 +110,9 @@ impl<E: Environment + ?Sized> Environment for Box<E> {
     }
     fn agent_rewards(&self) -> Option<&[f64]> {
         (**self).agent_rewards()
+    }
+    fn won(&self) -> Option<bool> {
+        (**self).won()
     }
 }
 

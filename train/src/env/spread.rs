@@ -1,6 +1,6 @@
 //! Cooperative navigation ("spread"): N agents cover N landmarks without
 //! bumping into each other, bit-faithful to PettingZoo MPE v3
-//! `simple_spread`: train/tests/pettingzoo_spread.rs
+//! `simple_spread`: train/tests/replay/pettingzoo_spread.rs
 //! replays episodes recorded from PettingZoo itself and matches every
 //! observation and reward.
 

@@ -1,0 +1,392 @@
+//! StarCraft-like micro battles ("battle"), step for step as JaxMARL's
+//! SMAX (`HeuristicEnemySMAX`, jaxmarl 0.2.0): allies learn, enemies follow
+//! a script, on a continuous 32 x 32 map. train/tests/replay/smax_battle.rs
+//! replays episodes recorded from SMAX itself and matches positions,
+//! health, cooldowns, observations, state, masks and rewards.
+//!
+//! One step is 8 ticks of 1/16 s. Each tick every unit moves, fires
+//! simultaneously (damage adds up; draws are possible), units touching a
+//! wall die, and overlapping live units are pushed apart. The reward is the
+//! enemies' health lost this step as a fraction of their maximum, averaged
+//! over the enemies, plus 1 for a win (every enemy dead, an ally alive).
+//! docs/environments.md describes observations, state and actions.
+
+mod draws;
+mod heuristic;
+mod maps;
+mod observe;
+mod units;
+mod world;
+
+pub use draws::{BattleDraws, RandomDraws};
+pub use heuristic::HeuristicEnemy;
+pub use maps::{Scenario, Spawn, MAP_NAMES};
+pub use observe::{obs_dim, OWN_FEATURES, STATE_FEATURES, UNIT_FEATURES};
+pub use units::{UnitStats, UnitType, N_UNIT_TYPES};
+pub use world::{move_vectors, Scratch, World, MAP_SIZE, N_MOVE_ACTIONS, STOP, TICK, TICKS_PER_STEP};
+
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
+use serde::{Deserialize, Serialize};
+
+use super::{Environment, StepOutcome};
+
+/// The map of a battle config that names neither a map nor units.
+pub const DEFAULT_MAP: &str = "3m";
+
+/// Settings of a battle (the `[env]` table with `name = "battle"`): a named
+/// map, or the user's own lists of units.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BattleConfig {
+    /// One of [`MAP_NAMES`] (`3m`, `2s3z`, `smacv2_5_units`, ...); unset
+    /// for a custom map, or for 3m when no units are listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub map: Option<String>,
+    /// A custom map's allies (`["marine", "stalker"]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allies: Vec<UnitType>,
+    /// A custom map's enemies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub enemies: Vec<UnitType>,
+    /// SMAX's step limit. As in SMAX, an episode that reaches it ends one
+    /// step later (SMAX tests the counter before counting the step), so
+    /// episodes last at most `max_steps + 1` steps.
+    pub max_steps: usize,
+}
+
+impl Default for BattleConfig {
+    fn default() -> Self {
+        Self { map: None, allies: Vec::new(), enemies: Vec::new(), max_steps: 100 }
+    }
+}
+
+impl BattleConfig {
+    /// The units this config describes, or what a valid config would have
+    /// held instead ("one of 3m, 8m, ...").
+    pub fn scenario(&self) -> Result<Scenario, String> {
+        let custom = !self.allies.is_empty() || !self.enemies.is_empty();
+        match (&self.map, custom) {
+            (Some(_), true) => Err("absent when the allies and enemies are listed".into()),
+            (Some(map), false) => Scenario::named(map).ok_or_else(|| format!("one of {}", MAP_NAMES.join(", "))),
+            (None, true) if self.allies.is_empty() || self.enemies.is_empty() => {
+                Err("at least one ally and one enemy for a custom map".into())
+            }
+            (None, true) => Ok(Scenario::custom(self.allies.clone(), self.enemies.clone())),
+            (None, false) => Ok(Scenario::named(DEFAULT_MAP).expect("the default map is defined")),
+        }
+    }
+}
+
+/// A battle of learning allies against SMAX's heuristic enemy. `D` supplies
+/// the random numbers of each step ([`RandomDraws`] unless replaying).
+pub struct Battle<D: BattleDraws = RandomDraws> {
+    scenario: Scenario,
+    max_steps: usize,
+    world: World,
+    enemy: HeuristicEnemy,
+    draws: D,
+    spawn_rng: Pcg64,
+    steps: usize,
+    won: bool,
+    move_table: [[f32; 2]; 4],
+    actions: Vec<usize>,
+    moves: Vec<[f32; 2]>,
+    targets: Vec<Option<usize>>,
+    health_before: Vec<f32>,
+    scratch: Scratch,
+}
+
+impl Battle {
+    /// A battle on `scenario`; call [`Environment::reset`] before stepping.
+    pub fn new(scenario: Scenario, max_steps: usize) -> Self {
+        Self::with_draws(scenario, max_steps, RandomDraws::default())
+    }
+
+    /// The battle a config describes.
+    ///
+    /// # Errors
+    /// What is wrong with the config's map.
+    pub fn from_config(cfg: &BattleConfig) -> Result<Self, String> {
+        Ok(Self::new(cfg.scenario()?, cfg.max_steps))
+    }
+}
+
+impl<D: BattleDraws> Battle<D> {
+    /// A battle whose steps draw from `draws`.
+    pub fn with_draws(scenario: Scenario, max_steps: usize, draws: D) -> Self {
+        let (a, e) = (scenario.allies.len(), scenario.enemies.len());
+        let types = scenario.allies.iter().chain(&scenario.enemies).copied().collect();
+        let n = a + e;
+        Self {
+            world: World::new(types, a),
+            enemy: HeuristicEnemy::new(e, a),
+            draws,
+            spawn_rng: Pcg64::seed_from_u64(0),
+            steps: 0,
+            won: false,
+            move_table: move_vectors(),
+            actions: vec![STOP; n],
+            moves: vec![[0.0; 2]; n],
+            targets: vec![None; n],
+            health_before: vec![0.0; e],
+            scratch: Scratch::new(n),
+            scenario,
+            max_steps,
+        }
+    }
+
+    /// The units (read).
+    pub fn world(&self) -> &World {
+        &self.world
+    }
+
+    /// The units (write), to set up exact situations.
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
+    /// The source of each step's random numbers.
+    pub fn draws_mut(&mut self) -> &mut D {
+        &mut self.draws
+    }
+
+    /// The scenario being fought.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Every unit's action in the last step (allies then enemies).
+    pub fn last_actions(&self) -> &[usize] {
+        &self.actions
+    }
+
+    /// Steps taken in this episode.
+    pub fn steps(&self) -> usize {
+        self.steps
+    }
+
+    fn n_allies(&self) -> usize {
+        self.world.n_allies
+    }
+
+    /// Places and types the units for a new episode.
+    fn spawn(&mut self) {
+        let (a, e) = (self.scenario.allies.len(), self.scenario.enemies.len());
+        let rng = &mut self.spawn_rng;
+        match self.scenario.spawn {
+            Spawn::Fixed => {
+                let quarter = MAP_SIZE / 4.0;
+                for (i, p) in self.world.pos.iter_mut().enumerate() {
+                    let x = if i < a { quarter } else { 3.0 * quarter };
+                    *p = [x + rng.random_range(-2.0..2.0), MAP_SIZE / 2.0 + rng.random_range(-2.0..2.0)];
+                }
+            }
+            Spawn::Smacv2 => {
+                let types = &mut self.world.types;
+                for t in types.iter_mut().take(a) {
+                    *t = UnitType::ALL[rng.random_range(0..N_UNIT_TYPES)];
+                }
+                // Enemies copy the allies' types; SMAX leaves any extra
+                // enemy a marine.
+                for k in 0..e {
+                    types[a + k] = if k < a { types[k] } else { UnitType::Marine };
+                }
+                smacv2_positions(rng, a, e, &mut self.world.pos);
+            }
+        }
+        self.world.revive();
+        self.world.push_apart(&mut self.scratch.shift);
+    }
+}
+
+/// SMACv2's start positions for `a` allies then `e` enemies: "surround" or
+/// "reflect", each half the time.
+fn smacv2_positions(rng: &mut Pcg64, a: usize, e: usize, pos: &mut [[f32; 2]]) {
+    let w = MAP_SIZE;
+    if rng.random_bool(0.5) {
+        // Surround: one team around the centre, the other in groups along
+        // the diagonals from the corners.
+        let allies_inside = rng.random_bool(0.5);
+        let (inside, outside) = if allies_inside { (0..a, a..a + e) } else { (a..a + e, 0..a) };
+        for p in &mut pos[inside] {
+            *p = [w / 2.0 + rng.random_range(-2.0..2.0), w / 2.0 + rng.random_range(-2.0..2.0)];
+        }
+        let corners = [[0.0, 0.0], [0.0, w], [w, 0.0], [w, w]];
+        let mut groups = [[0.0f32; 2]; 4];
+        for (g, corner) in groups.iter_mut().zip(corners) {
+            let t: f32 = rng.random_range(0.0..1.0);
+            *g = [t * w / 2.0 + (1.0 - t) * corner[0], t * w / 2.0 + (1.0 - t) * corner[1]];
+        }
+        for p in &mut pos[outside] {
+            let g = groups[rng.random_range(0..4)];
+            *p = [g[0] + rng.random_range(-2.0..2.0), g[1] + rng.random_range(-2.0..2.0)];
+        }
+    } else {
+        // Reflect: allies anywhere in the left half, enemies mirrored (any
+        // extra enemy anywhere in the right half).
+        for p in &mut pos[..a] {
+            *p = [rng.random_range(0.0..w / 2.0), rng.random_range(0.0..w)];
+        }
+        for k in 0..e {
+            pos[a + k] = if k < a {
+                [w - pos[k][0], pos[k][1]]
+            } else {
+                [rng.random_range(w / 2.0..w), rng.random_range(0.0..w)]
+            };
+        }
+    }
+}
+
+impl<D: BattleDraws> Environment for Battle<D> {
+    fn n_agents(&self) -> usize {
+        self.n_allies()
+    }
+    fn obs_dim(&self) -> usize {
+        obs_dim(self.n_allies(), self.world.n_enemies())
+    }
+    fn state_dim(&self) -> usize {
+        STATE_FEATURES * self.world.len()
+    }
+    fn n_actions(&self) -> usize {
+        N_MOVE_ACTIONS + self.world.n_enemies()
+    }
+    fn episode_limit(&self) -> usize {
+        self.max_steps + 1
+    }
+
+    fn reset(&mut self, seed: u64) {
+        self.spawn_rng = Pcg64::seed_from_u64(seed);
+        self.draws.reset(seed ^ 0x9e37_79b9_7f4a_7c15);
+        self.spawn();
+        self.enemy.reset();
+        self.steps = 0;
+        self.won = false;
+    }
+
+    fn step(&mut self, actions: &[usize]) -> StepOutcome {
+        let (a, n) = (self.n_allies(), self.world.len());
+        let n_actions = self.n_actions();
+        for (slot, &u) in self.actions.iter_mut().zip(actions) {
+            // An index past the last action counts as stop.
+            *slot = if u < n_actions { u } else { STOP };
+        }
+        for k in 0..self.world.n_enemies() {
+            self.actions[a + k] = self.enemy.act(&self.world, k, &mut self.draws);
+        }
+        for i in 0..n {
+            let u = self.actions[i];
+            self.moves[i] = if u < STOP { self.move_table[u] } else { [0.0; 2] };
+            self.targets[i] = (u >= N_MOVE_ACTIONS).then(|| self.world.target_of(i, u));
+        }
+        self.health_before.copy_from_slice(&self.world.health[a..]);
+        for tick in 0..TICKS_PER_STEP {
+            self.world.tick(&self.moves, &self.targets, tick, &mut self.draws, &mut self.scratch);
+        }
+        for i in 0..n {
+            self.world.prev_move[i] = self.moves[i];
+            let u = self.actions[i];
+            self.world.prev_attack[i] = if u >= N_MOVE_ACTIONS { u } else { 0 };
+        }
+        let allies_dead = !self.world.alive[..a].iter().any(|&x| x);
+        let enemies_dead = !self.world.alive[a..].iter().any(|&x| x);
+        let timed_out = self.steps >= self.max_steps;
+        self.steps += 1;
+        let mut lost = 0.0f32;
+        for (k, before) in self.health_before.iter().enumerate() {
+            let u = a + k;
+            lost += (self.world.health[u] - before) / self.world.types[u].stats().health;
+        }
+        self.won = enemies_dead && !allies_dead;
+        let mut reward = lost.abs() / self.world.n_enemies() as f32;
+        if self.won {
+            reward += 1.0;
+        }
+        let terminated = allies_dead || enemies_dead;
+        StepOutcome { reward: reward as f64, terminated, truncated: timed_out && !terminated }
+    }
+
+    fn write_obs(&self, agent: usize, out: &mut [f32]) {
+        observe::write_ally_obs(&self.world, agent, out);
+    }
+
+    fn write_state(&self, out: &mut [f32]) {
+        observe::write_state(&self.world, out);
+    }
+
+    fn write_avail_actions(&self, agent: usize, out: &mut [f32]) {
+        observe::write_ally_avail(&self.world, agent, out);
+    }
+
+    fn won(&self) -> Option<bool> {
+        Some(self.won)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::EnvConfig;
+
+    fn dims(map: &str) -> (usize, usize, usize) {
+        let env = Battle::new(Scenario::named(map).unwrap(), 100);
+        (env.obs_dim(), env.state_dim(), env.n_actions())
+    }
+
+    #[test]
+    fn sizes_are_smax_sizes() {
+        assert_eq!(dims("3m"), (75, 72, 8));
+        assert_eq!(dims("2s3z"), (127, 120, 10));
+        assert_eq!(dims("5m_vs_6m"), (140, 132, 11));
+        assert_eq!(dims("27m_vs_30m"), (738, 684, 35));
+        assert_eq!(dims("smacv2_20_units"), (517, 480, 25));
+    }
+
+    #[test]
+    fn a_custom_map_is_a_list_of_units() {
+        let over = ["allies=[\"stalker\", \"zealot\"]".to_string(), "enemies=[\"hydralisk\"]".into()];
+        let EnvConfig::Battle(cfg) = EnvConfig::parse("battle", &over).unwrap() else { panic!("not a battle") };
+        let mut env = Battle::from_config(&cfg).unwrap();
+        env.reset(3);
+        assert_eq!(env.world().types, [UnitType::Stalker, UnitType::Zealot, UnitType::Hydralisk]);
+        assert_eq!((env.n_agents(), env.n_actions()), (2, 6));
+        // Allies start left of the centre, enemies right of it.
+        assert!(env.world().pos[0][0] < 11.0 && env.world().pos[2][0] > 21.0, "{:?}", env.world().pos);
+        let default = EnvConfig::parse("battle", &[]).unwrap();
+        assert_eq!(default.build().n_agents(), 3, "3m by default");
+    }
+
+    #[test]
+    fn bad_maps_are_refused_with_what_was_expected() {
+        let err = |over: &[&str]| {
+            let over: Vec<String> = over.iter().map(|s| s.to_string()).collect();
+            EnvConfig::parse("battle", &over).unwrap_err().to_string()
+        };
+        let e = err(&["map=\"4m\""]);
+        assert!(e.contains("env.map") && e.contains("27m_vs_30m") && e.contains("4m"), "{e}");
+        let e = err(&["map=\"3m\"", "allies=[\"marine\"]"]);
+        assert!(e.contains("env.map") && e.contains("absent"), "{e}");
+        let e = err(&["allies=[\"marine\"]"]);
+        assert!(e.contains("env.allies") && e.contains("one enemy"), "{e}");
+        let e = err(&["allies=[\"tank\"]", "enemies=[\"marine\"]"]);
+        assert!(e.contains("tank"), "{e}");
+    }
+
+    #[test]
+    fn murmurs_own_draws_stay_within_smax_ranges() {
+        let mut draws = RandomDraws::default();
+        draws.reset(1);
+        let jitter: Vec<f32> = (0..20_000).map(|_| draws.cooldown_jitter(0, 0, TICK)).collect();
+        let (lo, hi) = jitter.iter().fold((f32::MAX, f32::MIN), |(a, b), &x| (a.min(x), b.max(x)));
+        let mean = jitter.iter().sum::<f32>() / jitter.len() as f32;
+        assert!(lo >= -TICK && hi < 2.0 * TICK && lo < -0.06 && hi > 0.12, "[{lo}, {hi}]");
+        assert!((mean - TICK / 2.0).abs() < 1e-3, "uniform on [-1/16, 2/16) has mean 1/32: {mean}");
+        let visible = [false, true, false, true];
+        let mut seen = [0usize; 4];
+        for _ in 0..1000 {
+            seen[draws.target_choice(0, &visible)] += 1;
+        }
+        assert_eq!(seen[0] + seen[2], 0, "only visible allies are chosen");
+        assert!(seen[1] > 400 && seen[3] > 400, "uniformly: {seen:?}");
+    }
+}

@@ -1,0 +1,220 @@
+//! The battlefield: units on a continuous square map, moved, shot and
+//! pushed apart tick by tick, in f32 as SMAX computes it.
+
+use super::draws::BattleDraws;
+use super::units::UnitType;
+
+/// Side of the square map, in map units.
+pub const MAP_SIZE: f32 = 32.0;
+/// Length of one tick, seconds.
+pub const TICK: f32 = 1.0 / 16.0;
+/// Ticks per agent step (one step is half a second).
+pub const TICKS_PER_STEP: usize = 8;
+/// Actions before the attack actions: north, east, south, west, stop.
+pub const N_MOVE_ACTIONS: usize = 5;
+/// The stop action.
+pub const STOP: usize = 4;
+
+/// The unit vector each movement action walks along (north, east, south,
+/// west), computed as SMAX does: a diagonal rotated by 45 degrees in f32
+/// with XLA's fused multiply-add, so that "north" is
+/// `(-1.2688e-8, 0.99999994)` to the bit.
+pub fn move_vectors() -> [[f32; 2]; 4] {
+    let c = 1.0f32 / 2.0f32.sqrt();
+    let mut out = [[0.0; 2]; 4];
+    for (a, v) in out.iter_mut().enumerate() {
+        let sx = if (a / 2) % 2 == 0 { 1.0f32 } else { -1.0 };
+        let sy = if (a / 2 + a % 2) % 2 == 0 { 1.0f32 } else { -1.0 };
+        let (x, y) = (sx * c, sy * c);
+        *v = [(-c).mul_add(y, c * x), c.mul_add(y, c * x)];
+    }
+    out
+}
+
+/// Per-unit working space of a tick, allocated once per battle.
+#[derive(Debug, Clone, Default)]
+pub struct Scratch {
+    /// Damage taken this tick.
+    pub damage: Vec<f32>,
+    /// Push-apart displacement (x, y).
+    pub shift: Vec<[f32; 2]>,
+}
+
+impl Scratch {
+    /// Space for `n` units.
+    pub fn new(n: usize) -> Self {
+        Self { damage: vec![0.0; n], shift: vec![[0.0; 2]; n] }
+    }
+}
+
+/// Every unit's state, allies first (`0..n_allies`), then enemies.
+#[derive(Debug, Clone)]
+pub struct World {
+    /// Unit types.
+    pub types: Vec<UnitType>,
+    /// How many of the units are allies.
+    pub n_allies: usize,
+    /// Positions (x, y), map units.
+    pub pos: Vec<[f32; 2]>,
+    /// Health points.
+    pub health: Vec<f32>,
+    /// Seconds until the unit may shoot again (may be negative).
+    pub cooldown: Vec<f32>,
+    /// Health above 0 at the end of the last tick.
+    pub alive: Vec<bool>,
+    /// The movement vector of each unit's last action (zero for stop and
+    /// attacks).
+    pub prev_move: Vec<[f32; 2]>,
+    /// Each unit's last action if it was an attack, else 0.
+    pub prev_attack: Vec<usize>,
+}
+
+impl World {
+    /// Units of these types at the origin, at full health.
+    pub fn new(types: Vec<UnitType>, n_allies: usize) -> Self {
+        let n = types.len();
+        let health = types.iter().map(|t| t.stats().health).collect();
+        Self {
+            types,
+            n_allies,
+            pos: vec![[0.0; 2]; n],
+            health,
+            cooldown: vec![0.0; n],
+            alive: vec![true; n],
+            prev_move: vec![[0.0; 2]; n],
+            prev_attack: vec![0; n],
+        }
+    }
+
+    /// All units.
+    pub fn len(&self) -> usize {
+        self.types.len()
+    }
+
+    /// Whether there are no units.
+    pub fn is_empty(&self) -> bool {
+        self.types.is_empty()
+    }
+
+    /// The enemies' count.
+    pub fn n_enemies(&self) -> usize {
+        self.len() - self.n_allies
+    }
+
+    /// Every unit back to full health, ready to shoot, alive, with no last
+    /// action (positions are the caller's).
+    pub fn revive(&mut self) {
+        for (h, t) in self.health.iter_mut().zip(&self.types) {
+            *h = t.stats().health;
+        }
+        self.cooldown.fill(0.0);
+        self.alive.fill(true);
+        self.prev_move.fill([0.0; 2]);
+        self.prev_attack.fill(0);
+    }
+
+    /// The unit that `unit`'s attack action `action` (>= 5) aims at: allies
+    /// number enemies in order, enemies number allies in reverse (the order
+    /// each side observes the other).
+    pub fn target_of(&self, unit: usize, action: usize) -> usize {
+        let k = action - N_MOVE_ACTIONS;
+        if unit < self.n_allies {
+            self.n_allies + k
+        } else {
+            self.n_allies - 1 - k
+        }
+    }
+
+    /// Distance between units `i` and `j`.
+    pub fn distance(&self, i: usize, j: usize) -> f32 {
+        norm([self.pos[i][0] - self.pos[j][0], self.pos[i][1] - self.pos[j][1]])
+    }
+
+    /// One tick: every unit moves along `moves[i]` and fires at `targets[i]`
+    /// (if any) simultaneously, from the positions at the tick's start;
+    /// then units at a wall die and overlapping live units are pushed apart.
+    /// `scratch` holds one entry per unit.
+    pub fn tick(
+        &mut self,
+        moves: &[[f32; 2]],
+        targets: &[Option<usize>],
+        tick_index: usize,
+        draws: &mut dyn BattleDraws,
+        scratch: &mut Scratch,
+    ) {
+        let damage = &mut scratch.damage;
+        let n = self.len();
+        damage.fill(0.0);
+        for (i, &target) in targets.iter().enumerate().take(n) {
+            let stats = self.types[i].stats();
+            let valid = target.is_some_and(|j| {
+                j != i
+                    && self.alive[i]
+                    && self.alive[j]
+                    && self.cooldown[i] <= 0.0
+                    && self.distance(i, j) < stats.attack_range
+            });
+            if let (true, Some(j)) = (valid, target) {
+                damage[j] += stats.damage;
+                // SMAX adds (new - old) to the old value; kept for its rounding.
+                let next = stats.cooldown + draws.cooldown_jitter(tick_index, i, TICK);
+                self.cooldown[i] += next - self.cooldown[i];
+            } else {
+                self.cooldown[i] += -TICK;
+            }
+        }
+        for i in 0..n {
+            if self.alive[i] {
+                let speed = self.types[i].stats().speed;
+                for (axis, step) in moves[i].iter().enumerate() {
+                    let p = self.pos[i][axis] + step * speed * TICK;
+                    self.pos[i][axis] = p.clamp(0.0, MAP_SIZE);
+                }
+            }
+            self.health[i] = (self.health[i] - damage[i]).max(0.0);
+        }
+        for i in 0..n {
+            let [x, y] = self.pos[i];
+            if x <= 0.0 || y <= 0.0 || x >= MAP_SIZE || y >= MAP_SIZE {
+                self.health[i] = 0.0;
+            }
+            self.alive[i] = self.health[i] > 0.0;
+        }
+        self.push_apart(&mut scratch.shift);
+    }
+
+    /// Moves every pair of overlapping live units apart, each by half the
+    /// overlap, from the positions before any is moved. `shift` is scratch
+    /// space of one entry per unit.
+    pub fn push_apart(&mut self, shift: &mut [[f32; 2]]) {
+        let n = self.len();
+        for (i, out) in shift.iter_mut().enumerate().take(n) {
+            let mut sum = [0.0f32; 2];
+            if self.alive[i] {
+                let ri = self.types[i].stats().radius;
+                for j in (0..n).filter(|&j| j != i && self.alive[j]) {
+                    let d = [self.pos[i][0] - self.pos[j][0], self.pos[i][1] - self.pos[j][1]];
+                    let reach = ri + self.types[j].stats().radius;
+                    // Far apart (with a margin for rounding) the overlap is
+                    // 0 and adds nothing: skip the square root and division.
+                    if d[0].abs() > reach + 0.01 || d[1].abs() > reach + 0.01 {
+                        continue;
+                    }
+                    let overlap = (reach / (norm(d) + 1e-6) - 1.0).max(0.0);
+                    sum[0] += d[0] * overlap;
+                    sum[1] += d[1] * overlap;
+                }
+            }
+            *out = sum;
+        }
+        for i in (0..n).filter(|&i| self.alive[i]) {
+            self.pos[i][0] += shift[i][0] / 2.0;
+            self.pos[i][1] += shift[i][1] / 2.0;
+        }
+    }
+}
+
+/// Euclidean length of `v`.
+pub fn norm(v: [f32; 2]) -> f32 {
+    v[0].mul_add(v[0], v[1] * v[1]).sqrt()
+}
