@@ -3,12 +3,13 @@
 //! puts probability >= 0.9 on (pass, wait) or on (wait, pass).
 //!
 //! Measured here (50 seeds, 500 updates of 32 episodes, the presets):
-//! LICA 48 and COMA 50 of 50 (assertion: at least 45 each). COMA's
+//! LICA 48 and COMA 50 of 50. CI runs the first 30 seeds and asserts at
+//! least 27 each (the same 90%), to keep its time. COMA's
 //! expected counterfactual advantage is zero on every joint action only
 //! under an exact critic; its learned critic and sampled actions break the
 //! tie, so the junction does not separate the two. The two tests run side
 //! by side, one libtorch thread each: each trains 50 teams in about 4
-//! minutes on this project's 2-core machine (libtorch's per-operation cost
+//! minutes (30 in about 2.5) on this project's 2-core machine (libtorch's per-operation cost
 //! on these tiny tensors, not our code, sets the pace: a release build is
 //! no faster).
 
@@ -17,7 +18,7 @@ use murmur::train::config::Config;
 use murmur::train::trainer::Trainer;
 use tch::Kind;
 
-const SEEDS: u64 = 50;
+const SEEDS: u64 = 30;
 const UPDATES: u64 = 500;
 
 /// Probability of the more likely optimal joint action after `UPDATES`
@@ -52,16 +53,16 @@ fn solved(preset: &str) -> usize {
 
 /// LICA solves the junction (the LICA paper's section 4.3.1 claim).
 #[test]
-fn lica_solves_the_junction_on_45_of_50_seeds() {
+fn lica_solves_the_junction_on_27_of_30_seeds() {
     tch::set_num_threads(1);
     let lica = solved("lica_junction.toml");
-    assert!(lica >= 45, "LICA solved only {lica} of {SEEDS} seeds (at least 45 expected)");
+    assert!(lica >= 27, "LICA solved only {lica} of {SEEDS} seeds (at least 27 expected)");
 }
 
 /// COMA solves it too (see the module's doc).
 #[test]
-fn coma_solves_the_junction_on_45_of_50_seeds() {
+fn coma_solves_the_junction_on_27_of_30_seeds() {
     tch::set_num_threads(1);
     let coma = solved("coma_junction.toml");
-    assert!(coma >= 45, "COMA solved only {coma} of {SEEDS} seeds (at least 45 expected)");
+    assert!(coma >= 27, "COMA solved only {coma} of {SEEDS} seeds (at least 27 expected)");
 }

@@ -205,6 +205,7 @@ impl ServerCritic {
             terminated: zeros(&[t, 1]),
             mask: Tensor::from_slice(&mask).view([t + 1, 1]),
             returns: vec![0.0],
+            wins: Vec::new(),
             lengths: vec![t as usize],
             first_step: self.steps as i64 - t,
         }

@@ -126,8 +126,14 @@ pub fn train_with_progress(trainer: &mut Trainer, out: &Path) -> anyhow::Result<
 
 fn summary(p: &Progress) -> String {
     let mut s = format!("{} episodes, return {:.2}", p.episodes, p.last_return);
+    if let Some(w) = p.last_win_rate {
+        s.push_str(&format!(" ({:.0}% won)", 100.0 * w));
+    }
     if let Some(e) = &p.last_eval {
         s.push_str(&format!(", greedy eval {:.2}", e.mean));
+        if let Some(w) = e.win_rate {
+            s.push_str(&format!(" ({:.0}% won)", 100.0 * w));
+        }
     }
     s
 }

@@ -41,6 +41,9 @@ pub struct EpisodeBatch {
     pub mask: Tensor,
     /// Undiscounted return of each episode.
     pub returns: Vec<f64>,
+    /// Whether each episode was won `[B]`, for tasks with a win condition
+    /// (battles); empty for the others.
+    pub wins: Vec<bool>,
     /// Length of each episode in steps.
     pub lengths: Vec<usize>,
     /// The episode step of row 0: 0 for whole episodes, later for a window
@@ -68,6 +71,17 @@ impl EpisodeBatch {
     pub fn mean_return(&self) -> f64 {
         mean(&self.returns)
     }
+
+    /// The share of episodes won, for tasks with a win condition.
+    pub fn win_rate(&self) -> Option<f64> {
+        win_rate(&self.wins)
+    }
+}
+
+/// The share of `wins` that are true; `None` when there are none to count
+/// (a task without a win condition).
+pub fn win_rate(wins: &[bool]) -> Option<f64> {
+    (!wins.is_empty()).then(|| wins.iter().filter(|&&w| w).count() as f64 / wins.len() as f64)
 }
 
 /// Arithmetic mean (0 for an empty slice).

@@ -19,6 +19,8 @@ pub struct ReturnStats {
     pub std: f64,
     /// Half-width of the normal-approximation 95% interval of the mean.
     pub ci95: f64,
+    /// The share of episodes won, for tasks with a win condition.
+    pub win_rate: Option<f64>,
 }
 
 impl ReturnStats {
@@ -26,7 +28,14 @@ impl ReturnStats {
     pub fn of(returns: &[f64]) -> Self {
         let std = std_dev(returns);
         let n = returns.len().max(1) as f64;
-        Self { episodes: returns.len(), mean: mean(returns), std, ci95: 1.96 * std / n.sqrt() }
+        Self { episodes: returns.len(), mean: mean(returns), std, ci95: 1.96 * std / n.sqrt(), win_rate: None }
+    }
+
+    /// The same, with the share of `wins` (one per episode; empty for a task
+    /// without a win condition).
+    pub fn with_wins(mut self, wins: &[bool]) -> Self {
+        self.win_rate = crate::buffer::win_rate(wins);
+        self
     }
 }
 
@@ -41,7 +50,11 @@ impl std::fmt::Display for ReturnStats {
             self.mean + self.ci95,
             self.std,
             self.episodes
-        )
+        )?;
+        match self.win_rate {
+            Some(w) => write!(f, ", {:.1}% won", 100.0 * w),
+            None => Ok(()),
+        }
     }
 }
 

@@ -230,6 +230,7 @@ impl<E: Environment> Rollout<E> {
             agent_reward: self.agent_reward.as_deref().map(|r| take(r, t, &[b, n])),
             terminated: take(&self.terminated, t, &[b]),
             mask: take(&self.mask, t1, &[b]),
+            wins: self.envs.won().map(<[bool]>::to_vec).unwrap_or_default(),
             returns,
             lengths,
             first_step: 0,

@@ -50,6 +50,9 @@ pub struct Progress {
     pub updates: u64,
     /// Mean return of the last training batch.
     pub last_return: f64,
+    /// The share of the last training batch's episodes won, for tasks with
+    /// a win condition.
+    pub last_win_rate: Option<f64>,
     /// The last greedy evaluation, if any.
     pub last_eval: Option<ReturnStats>,
     /// The last update's learner diagnostics.
@@ -260,6 +263,7 @@ impl Trainer {
         p.episodes += batch.n_episodes() as u64;
         p.updates += 1;
         p.last_return = batch.mean_return();
+        p.last_win_rate = batch.win_rate();
         p.last_stats = stats;
         let mut eval = None;
         if self.progress.env_steps >= self.next_eval {
@@ -268,7 +272,7 @@ impl Trainer {
             self.progress.last_eval = Some(stats.clone());
             eval = Some(stats);
         }
-        self.log_row(&batch.returns, &batch.lengths, eval.as_ref())?;
+        self.log_row(&batch, eval.as_ref())?;
         if self.run.is_some() && self.progress.env_steps >= self.next_save {
             self.next_save = next_multiple(self.progress.env_steps, self.cfg.save_interval);
             self.save_checkpoint()?;
@@ -294,13 +298,15 @@ impl Trainer {
         let envs = VecEnv::new((0..episodes.max(1)).map(|_| (self.make_env)()).collect())?;
         let mut rollout = Rollout::new(envs, self.actor.spec(), self.cfg.seed ^ 0x5eed_e7a1, self.device)?;
         let selection = if greedy { ActionSelection::Greedy } else { ActionSelection::Sample { epsilon: 0.0 } };
-        Ok(ReturnStats::of(&rollout.collect(&self.actor, selection).returns))
+        let batch = rollout.collect(&self.actor, selection);
+        Ok(ReturnStats::of(&batch.returns).with_wins(&batch.wins))
     }
 
-    fn log_row(&mut self, returns: &[f64], lengths: &[usize], eval: Option<&ReturnStats>) -> Result<()> {
+    fn log_row(&mut self, batch: &EpisodeBatch, eval: Option<&ReturnStats>) -> Result<()> {
         let Some(run) = &mut self.run else { return Ok(()) };
         let p = &self.progress;
-        let lens: Vec<f64> = lengths.iter().map(|&l| l as f64).collect();
+        let returns = &batch.returns;
+        let lens: Vec<f64> = batch.lengths.iter().map(|&l| l as f64).collect();
         let mut row: Vec<(&str, Option<f64>)> = vec![
             ("env_steps", Some(p.env_steps as f64)),
             ("episodes", Some(p.episodes as f64)),
@@ -311,6 +317,11 @@ impl Trainer {
             ("episode_length", Some(crate::buffer::mean(&lens))),
             ("eval_return_mean", eval.map(|e| e.mean)),
         ];
+        // Battles: the share of episodes won, beside the returns.
+        if self.rollout.envs().won().is_some() {
+            row.push(("win_rate", batch.win_rate()));
+            row.push(("eval_win_rate", eval.and_then(|e| e.win_rate)));
+        }
         row.extend(p.last_stats.iter().map(|(k, v)| (*k, Some(*v))));
         run.metrics.write(&row)
     }

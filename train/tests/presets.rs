@@ -1,7 +1,7 @@
 //! Every preset in configs/ (and the reference setups in its
 //! subdirectories) parses, validates and builds its environment.
 
-use murmur_train::config::Config;
+use murmur_train::config::{Config, EnvConfig};
 use murmur_train::learner::LEARNERS;
 
 /// Loads every `<learner>_<simulator>.toml` directly under `configs/<sub>`
@@ -18,7 +18,12 @@ fn presets(sub: &str) -> Vec<String> {
         let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
         let (learner, env) = stem.split_once('_').unwrap();
         assert_eq!(cfg.learner.name(), learner, "{stem}");
-        assert_eq!(cfg.env.name(), env, "{stem}");
+        // Battle presets are named after their map (`mappo_3m`).
+        let named = match &cfg.env {
+            EnvConfig::Battle(b) => b.map.clone().unwrap_or_default(),
+            other => other.name().to_string(),
+        };
+        assert_eq!(named, env, "{stem}");
         assert!(cfg.env.build().n_agents() >= 2, "{stem}: a team needs two agents");
         seen.push(stem);
     }
@@ -36,6 +41,8 @@ fn every_preset_loads_and_matches_its_file_name() {
             expected.push(format!("{}_{env}", learner.name));
         }
     }
+    // Battles so far: MAPPO on 3m.
+    expected.push("mappo_3m".into());
     expected.sort();
     assert_eq!(seen, expected);
 }

@@ -141,6 +141,7 @@ mod tests {
             terminated: Tensor::zeros([1, 1], (Kind::Float, tch::Device::Cpu)),
             mask: f(&[1.0, 0.0], &[2, 1]),
             returns: vec![0.0],
+            wins: Vec::new(),
             lengths: vec![1],
             first_step: 0,
         };

@@ -411,6 +411,7 @@ pub fn to_batch(
         terminated: f(&terminated, &[t1i - 1, b]),
         mask: f(&mask, &[t1i, b]),
         returns: episodes.iter().map(|e| e.reward.iter().map(|&r| f64::from(r)).sum()).collect(),
+        wins: Vec::new(),
         lengths: episodes.iter().map(|e| e.entry.steps).collect(),
         first_step: 0,
     }

@@ -21,6 +21,9 @@ pub struct VecEnv<E: Environment> {
     /// `[n_envs, n_agents]`, when the environments define per-agent rewards.
     agent_rewards: Option<Vec<f64>>,
     terminated: Vec<bool>,
+    /// Whether each environment's last finished episode was won `[n_envs]`,
+    /// when the task has a win condition.
+    won: Option<Vec<bool>>,
     active: Vec<bool>,
 }
 
@@ -71,6 +74,7 @@ impl<E: Environment> VecEnv<E> {
             rewards: vec![0.0; n],
             agent_rewards: first.agent_rewards().map(|_| vec![0.0; n * dims.n_agents]),
             terminated: vec![false; n],
+            won: first.won().map(|_| vec![false; n]),
             active: vec![false; n],
             envs,
             dims,
@@ -104,6 +108,9 @@ impl<E: Environment> VecEnv<E> {
             self.envs[i].reset(seed_of(i));
             self.active[i] = true;
             self.terminated[i] = false;
+            if let Some(won) = &mut self.won {
+                won[i] = false;
+            }
             self.rewards[i] = 0.0;
             if let Some(r) = &mut self.agent_rewards {
                 r[i * self.dims.n_agents..(i + 1) * self.dims.n_agents].fill(0.0);
@@ -127,6 +134,9 @@ impl<E: Environment> VecEnv<E> {
                 dst[i * n..(i + 1) * n].copy_from_slice(src);
             }
             self.terminated[i] = out.terminated;
+            if let (Some(won), Some(w)) = (&mut self.won, self.envs[i].won()) {
+                won[i] = out.done() && w;
+            }
             self.active[i] = !out.done();
             self.observe(i);
         }
@@ -168,6 +178,11 @@ impl<E: Environment> VecEnv<E> {
     /// Whether each environment's episode ended in a terminal state `[n_envs]`.
     pub fn terminated(&self) -> &[bool] {
         &self.terminated
+    }
+    /// Whether each environment's episode was won `[n_envs]` (false until it
+    /// ends), for tasks with a win condition.
+    pub fn won(&self) -> Option<&[bool]> {
+        self.won.as_deref()
     }
     /// Whether each environment is still inside its episode `[n_envs]`.
     pub fn active(&self) -> &[bool] {

@@ -164,6 +164,7 @@ mod tests {
             terminated: Tensor::zeros([1, b], f),
             mask: Tensor::cat(&[Tensor::ones([1, b], f), Tensor::zeros([1, b], f)], 0),
             returns: vec![0.0; b as usize],
+            wins: Vec::new(),
             lengths: vec![1; b as usize],
             first_step: 0,
         };

@@ -4,12 +4,12 @@
 //! and action mask is written, and a battle that ends starts again at once
 //! (as JaxMARL's auto-reset does, so every counted step is a real one).
 //!
-//! `cargo bench --bench battle_env` (see docs/benchmarks.md, where
+//! `cargo bench -p murmur-train --bench battle_env` (see docs/benchmarks.md, where
 //! JaxMARL's figures on the same machine stand beside these).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use murmur::train::env::battle::{Battle, Scenario};
-use murmur::train::env::Environment;
+use murmur_train::env::battle::{Battle, Scenario};
+use murmur_train::env::Environment;
 
 /// A random available action per agent, from a xorshift generator (no
 /// allocation, negligible next to a step).
