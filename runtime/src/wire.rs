@@ -19,9 +19,9 @@ use crate::spec::{ActorSpec, HasWireDims};
 /// Version of the message layouts this crate reads and writes.
 pub const WIRE_VERSION: u16 = 1;
 /// Longest observation a message carries.
-pub const MAX_OBS: usize = 512;
+pub const MAX_OBS: usize = 1024;
 /// Most actions a message carries.
-pub const MAX_ACTIONS: usize = 32;
+pub const MAX_ACTIONS: usize = 64;
 /// Most robots a critic message carries advantages for.
 pub const MAX_AGENTS: usize = 256;
 /// A buffer this long holds any observation or action message.

@@ -2,6 +2,7 @@
 //! subdirectories) parses, validates and builds its environment.
 
 use murmur_train::config::{Config, EnvConfig};
+use murmur_train::learner::registry::BatchSource;
 use murmur_train::learner::LEARNERS;
 
 /// Loads every `<learner>_<simulator>.toml` directly under `configs/<sub>`
@@ -41,8 +42,12 @@ fn every_preset_loads_and_matches_its_file_name() {
             expected.push(format!("{}_{env}", learner.name));
         }
     }
-    // Battles so far: MAPPO on 3m.
-    expected.push("mappo_3m".into());
+    // Battles: every learner on three of SMAC's maps.
+    for learner in LEARNERS.iter().filter(|l| l.source == BatchSource::Rollouts) {
+        for map in ["3m", "2s3z", "5m_vs_6m"] {
+            expected.push(format!("{}_{map}", learner.name));
+        }
+    }
     expected.sort();
     assert_eq!(seen, expected);
 }

@@ -17,11 +17,11 @@ pub const MAGIC: [u8; 8] = *b"MURMNANO";
 /// The blob layout version this crate reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 /// Largest actor input (obs_dim + n_actions + n_agents) a nano policy holds.
-pub const MAX_INPUT: usize = 256;
+pub const MAX_INPUT: usize = 1024;
 /// Largest GRU width a nano policy holds.
 pub const MAX_HIDDEN: usize = 128;
 /// Most actions a nano policy holds.
-pub const MAX_ACTIONS: usize = 32;
+pub const MAX_ACTIONS: usize = 64;
 /// Bytes before the weights: magic, version, four dims, flags.
 pub const HEADER_BYTES: usize = 8 + 4 * 6;
 /// Flag bit: the actor normalises its input (LayerNorm, epsilon 1e-5).

@@ -2,7 +2,7 @@
 //! pushed apart tick by tick, in f32 as SMAX computes it.
 
 use super::draws::BattleDraws;
-use super::units::UnitType;
+use super::units::{UnitType, MAX_RADIUS};
 
 /// Side of the square map, in map units.
 pub const MAP_SIZE: f32 = 32.0;
@@ -26,7 +26,7 @@ pub fn move_vectors() -> [[f32; 2]; 4] {
         let sx = if (a / 2) % 2 == 0 { 1.0f32 } else { -1.0 };
         let sy = if (a / 2 + a % 2) % 2 == 0 { 1.0f32 } else { -1.0 };
         let (x, y) = (sx * c, sy * c);
-        *v = [(-c).mul_add(y, c * x), c.mul_add(y, c * x)];
+        *v = [fma(-c, y, c * x), fma(c, y, c * x)];
     }
     out
 }
@@ -191,30 +191,82 @@ impl World {
         for (i, out) in shift.iter_mut().enumerate().take(n) {
             let mut sum = [0.0f32; 2];
             if self.alive[i] {
+                let [xi, yi] = self.pos[i];
                 let ri = self.types[i].stats().radius;
-                for j in (0..n).filter(|&j| j != i && self.alive[j]) {
-                    let d = [self.pos[i][0] - self.pos[j][0], self.pos[i][1] - self.pos[j][1]];
-                    let reach = ri + self.types[j].stats().radius;
-                    // Far apart (with a margin for rounding) the overlap is
-                    // 0 and adds nothing: skip the square root and division.
-                    if d[0].abs() > reach + 0.01 || d[1].abs() > reach + 0.01 {
+                let others = self.pos.iter().zip(&self.alive).zip(&self.types).enumerate();
+                for (j, ((p, &alive), kind)) in others {
+                    let d = [xi - p[0], yi - p[1]];
+                    // Farther apart than any two units reach (with a margin
+                    // for rounding), the overlap is 0 and adds nothing:
+                    // skip the square root and the division.
+                    if d[0].abs() > MAX_REACH || d[1].abs() > MAX_REACH || !alive || j == i {
                         continue;
                     }
-                    let overlap = (reach / (norm(d) + 1e-6) - 1.0).max(0.0);
+                    let overlap = ((ri + kind.stats().radius) / (norm(d) + 1e-6) - 1.0).max(0.0);
                     sum[0] += d[0] * overlap;
                     sum[1] += d[1] * overlap;
                 }
             }
             *out = sum;
         }
-        for i in (0..n).filter(|&i| self.alive[i]) {
-            self.pos[i][0] += shift[i][0] / 2.0;
-            self.pos[i][1] += shift[i][1] / 2.0;
+        for (p, (s, &alive)) in self.pos.iter_mut().zip(shift.iter().zip(&self.alive)) {
+            if alive {
+                p[0] += s[0] / 2.0;
+                p[1] += s[1] / 2.0;
+            }
         }
+    }
+}
+
+/// Two units' radii together reach no farther than this, plus a margin
+/// for rounding.
+const MAX_REACH: f32 = 2.0 * MAX_RADIUS + 0.01;
+
+/// `a * b + c` rounded once, as XLA's fused multiply-add computes it. The
+/// product of two f32 is exact in f64 and the sum is rounded there once;
+/// rounding that to f32 gives the fused result unless it lands exactly
+/// halfway between two f32 (then, rarely, the slower exact routine runs).
+fn fma(a: f32, b: f32, c: f32) -> f32 {
+    let s = f64::from(a) * f64::from(b) + f64::from(c);
+    let halfway = s.to_bits() & 0x1fff_ffff == 0x1000_0000;
+    if halfway || s.abs() < f64::from(f32::MIN_POSITIVE) {
+        a.mul_add(b, c)
+    } else {
+        s as f32
     }
 }
 
 /// Euclidean length of `v`.
 pub fn norm(v: [f32; 2]) -> f32 {
-    v[0].mul_add(v[0], v[1] * v[1]).sqrt()
+    fma(v[0], v[0], v[1] * v[1]).sqrt()
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{Rng, SeedableRng};
+    use rand_pcg::Pcg64;
+
+    use super::*;
+
+    /// The f64 route to a fused multiply-add gives the hardware's bits on
+    /// every input tried, the tie and tiny cases included.
+    #[test]
+    fn fused_multiply_add_matches_the_exact_one_to_the_bit() {
+        let mut rng = Pcg64::seed_from_u64(3);
+        let check = |a: f32, b: f32, c: f32| {
+            assert_eq!(fma(a, b, c).to_bits(), a.mul_add(b, c).to_bits(), "fma({a:e}, {b:e}, {c:e})");
+        };
+        for _ in 0..200_000 {
+            let scale = 10f32.powi(rng.random_range(-20..6));
+            let (a, b) = (rng.random_range(-40.0..40.0f32) * scale, rng.random_range(-40.0..40.0f32) * scale);
+            check(a, a, b * b);
+            check(a, b, rng.random_range(-1.0..1.0f32) * a * b);
+        }
+        // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24: a tie for f32 without c.
+        let x = 1.0 + f32::EPSILON * 2048.0;
+        check(x, x, 0.0);
+        check(x, x, 1e-30);
+        check(x, x, -1e-30);
+        check(1e-30, 1e-30, 0.0);
+    }
 }
