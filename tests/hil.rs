@@ -440,3 +440,57 @@ fn recorded_episodes_train_an_offline_actor_that_drives_the_swarm() {
     assert_eq!(sources.len(), 4 * 25 * 3);
     assert!(sources.iter().all(|&s| s == Origin::Policy as u8), "a robot fell back: {sources:?}");
 }
+
+/// Battles run over the swarm as any task does: MAPPO trained briefly on
+/// 3m drives three `murmur agent` processes over Zenoh; every action they
+/// took is the on-board policy's, allowed by the mask, and the summary
+/// reports the share of battles won beside the return.
+#[test]
+fn a_3m_battle_runs_on_spawned_agents_and_reports_its_win_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides: Vec<String> =
+        ["t_max=20000", "seed=1", "eval_interval=0", "save_interval=0", "device=\"cpu\""].map(String::from).to_vec();
+    let mut trainer = Trainer::new(Config::load(&root().join("configs/mappo_3m.toml"), &overrides).unwrap()).unwrap();
+    let run = dir.path().join("run");
+    trainer.attach_run_dir(&run, false).unwrap();
+    trainer.train(|_| {}).unwrap();
+    let ckpt = checkpoint::latest(&run.join("checkpoints")).unwrap().unwrap();
+    let model = dir.path().join("actor.onnx");
+    export_onnx(&ckpt, &model, VerifySettings { sequences: 8, ..Default::default() }).unwrap();
+    let swarm = format!("battle-{}", std::process::id());
+    let out = common::murmur_command()
+        .args(["hil", "--env", "battle", "--set", "map=\"3m\"", "--swarm", &swarm, "--episodes", "8"])
+        .args(["--spawn-agents", "--model"])
+        .arg(&model)
+        .args(["--record", "battles"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}\n{stdout}", String::from_utf8_lossy(&out.stderr));
+    let won_line = stdout.lines().find(|l| l.trim_start().starts_with("won:")).expect("a win-rate line");
+    let per_episode = stdout.lines().filter(|l| l.starts_with("episode") && l.contains("won")).count();
+    assert_eq!(per_episode, 8, "each episode says whether it was won:\n{stdout}");
+    let won: usize = won_line.split_whitespace().nth(1).and_then(|w| w.parse().ok()).expect("a count");
+    eprintln!("{won_line}");
+    assert!(won >= 2, "a team trained 20k steps should win some 3m battles: {won_line}");
+    let data = dir.path().join("battles");
+    let checked = replay_matches_policy(&data, &model);
+    assert!(checked > 8 * 3 * 5, "every robot decided on board: {checked} decisions checked");
+    // Every action taken was allowed by the robot's mask.
+    let m = recorder::verify(&data).unwrap();
+    let (n, a) = (m.header.n_agents, m.header.n_actions);
+    for e in &m.episodes {
+        let st_bytes = std::fs::read(data.join(&e.file)).unwrap();
+        let st = SafeTensors::deserialize(&st_bytes).unwrap();
+        let (avail, actions) = (tensor::<f32>(&st, "avail"), tensor::<i64>(&st, "actions"));
+        for (r, &u) in actions.iter().enumerate() {
+            assert_eq!(
+                avail[r * a + u as usize],
+                1.0,
+                "episode {} row {r} of {n} robots: action {u} masked",
+                e.episode
+            );
+        }
+    }
+}

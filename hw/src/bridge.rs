@@ -50,6 +50,11 @@ pub trait RobotBridge {
     fn agent_rewards(&self) -> Option<&[f64]> {
         None
     }
+    /// Whether the episode that just ended was won, for tasks with a win
+    /// condition (battles).
+    fn won(&self) -> Option<bool> {
+        None
+    }
 }
 
 /// A bridge to a simulator: the robots' world is murmur-train's physics.
@@ -90,5 +95,8 @@ impl RobotBridge for SimulatedBridge {
     }
     fn agent_rewards(&self) -> Option<&[f64]> {
         self.env.agent_rewards()
+    }
+    fn won(&self) -> Option<bool> {
+        self.env.won()
     }
 }

@@ -262,6 +262,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             episode_return: team.record.episode_return(),
             incomplete_reason: team.record.incomplete_reason.clone(),
             deadline_misses: team.misses,
+            won: self.bridge.won(),
         })
     }
 

@@ -19,6 +19,8 @@ pub struct EpisodeSummary {
     pub incomplete_reason: Option<String>,
     /// Deadline misses per robot in this episode.
     pub deadline_misses: Vec<u64>,
+    /// Whether the team won, for tasks with a win condition.
+    pub won: Option<bool>,
 }
 
 /// The whole run.
@@ -82,6 +84,11 @@ impl fmt::Display for HilSummary {
             self.steps() as f64 / secs.max(1e-9)
         )?;
         writeln!(f, "  mean return:       {mean:.3}")?;
+        let wins: Vec<bool> = self.episodes.iter().filter_map(|e| e.won).collect();
+        if let Some(rate) = murmur_train::buffer::win_rate(&wins) {
+            let won = wins.iter().filter(|&&w| w).count();
+            writeln!(f, "  won:               {won} of {} ({:.1}%)", wins.len(), 100.0 * rate)?;
+        }
         writeln!(
             f,
             "  step latency:      p50 {:.0} us, p99 {:.0} us",
@@ -133,6 +140,7 @@ mod tests {
             episode_return: -1.0,
             incomplete_reason: None,
             deadline_misses: m,
+            won: None,
         };
         let s = HilSummary { episodes: vec![ep(vec![1, 0, 2]), ep(vec![0, 0, 3])], ..Default::default() };
         assert_eq!(s.deadline_misses(), [1, 0, 5]);

@@ -143,8 +143,13 @@ pub fn run(args: HilArgs) -> anyhow::Result<()> {
     }
     let summary = run_hil(&hil, &stop, |e| {
         let flag = e.incomplete_reason.as_deref().map_or(String::new(), |r| format!("  [incomplete: {r}]"));
+        let outcome = match e.won {
+            Some(true) => ", won",
+            Some(false) => ", not won",
+            None => "",
+        };
         println!(
-            "episode {:>4}: return {:>9.3}, {:>3} steps, deadline misses {:?}{flag}",
+            "episode {:>4}: return {:>9.3}, {:>3} steps{outcome}, deadline misses {:?}{flag}",
             e.episode, e.episode_return, e.steps, e.deadline_misses
         );
     })?;
