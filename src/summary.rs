@@ -57,6 +57,9 @@ pub struct SummaryRow {
     pub training: Interval,
     /// Each run's last greedy evaluation, when every run has one.
     pub greedy: Option<Interval>,
+    /// The share of battles its last greedy evaluation won (in %), on
+    /// tasks with a win condition.
+    pub greedy_win_rate: Option<Interval>,
     /// The per-seed training figures, in run order.
     pub per_seed: Vec<f64>,
     /// The run directories.
@@ -84,16 +87,17 @@ pub fn summarise(runs: &[PathBuf], window: f64) -> Result<Vec<SummaryRow>, PlotE
                 murmur_train::buffer::mean(&tail)
             })
             .collect();
-        let greedy: Option<Vec<f64>> = group
-            .dirs
-            .iter()
-            .map(|d| read_curve(d, "eval_return_mean").ok().map(|c| c.values[c.values.len() - 1]))
-            .collect();
+        let last = |metric: &str| -> Option<Vec<f64>> {
+            group.dirs.iter().map(|d| read_curve(d, metric).ok().map(|c| c.values[c.values.len() - 1])).collect()
+        };
+        let greedy = last("eval_return_mean");
+        let wins = last("eval_win_rate").map(|w| w.iter().map(|x| 100.0 * x).collect::<Vec<_>>());
         rows.push(SummaryRow {
             label: group.label.clone(),
             steps: group.runs.iter().map(|c| c.steps[c.steps.len() - 1]).fold(f64::INFINITY, f64::min),
             training: Interval::of(&per_seed),
             greedy: greedy.map(|g| Interval::of(&g)),
+            greedy_win_rate: wins.map(|w| Interval::of(&w)),
             per_seed,
             dirs: group.dirs,
         });
@@ -103,15 +107,23 @@ pub fn summarise(runs: &[PathBuf], window: f64) -> Result<Vec<SummaryRow>, PlotE
 
 /// The rows as a Markdown table.
 pub fn markdown(rows: &[SummaryRow], window: f64) -> String {
+    // Battles: the greedy win rate beside the greedy return.
+    let wins = rows.iter().any(|r| r.greedy_win_rate.is_some());
+    let (win_head, win_rule) = if wins { (" final greedy battles won, % |", "---|") } else { ("", "") };
     let mut out = format!(
-        "| runs | steps | training return, last {:.0}% of steps | final greedy eval | per seed (training) |\n|---|---|---|---|---|\n",
+        "| runs | steps | training return, last {:.0}% of steps | final greedy eval |{win_head} per seed (training) |\n|---|---|---|---|{win_rule}---|\n",
         window * 100.0
     );
     for r in rows {
         let greedy = r.greedy.map_or("-".to_string(), |g| g.to_string());
+        let won = if wins {
+            format!(" {} |", r.greedy_win_rate.map_or("-".to_string(), |w| w.to_string()))
+        } else {
+            String::new()
+        };
         let seeds: Vec<String> = r.per_seed.iter().map(|v| format!("{v:.1}")).collect();
         out.push_str(&format!(
-            "| {} | {:.0} | {} | {} | {} |\n",
+            "| {} | {:.0} | {} | {} |{won} {} |\n",
             r.label,
             r.steps,
             r.training,
