@@ -104,7 +104,17 @@ pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, Plo
         for other in LEARNERS.iter().filter(|l| l.name != learner) {
             table.remove(other.name);
         }
-        let env = table.get("env").and_then(|e| e.get("name")).and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        let env_table = table.get("env");
+        let field = |k: &str| env_table.and_then(|e| e.get(k)).and_then(|v| v.as_str());
+        // A battle is named by its map ("battle 2s3z"), or "custom" for a
+        // list of units.
+        let custom = env_table.is_some_and(|e| e.get("allies").is_some());
+        let env = match (field("name").unwrap_or("?"), field("map")) {
+            ("battle", Some(map)) => format!("battle {map}"),
+            ("battle", None) if custom => "battle (custom units)".to_string(),
+            ("battle", None) => format!("battle {}", murmur_train::env::battle::DEFAULT_MAP),
+            (name, _) => name.to_string(),
+        };
         let key = toml::to_string(&table).unwrap_or_default();
         let entry = groups.entry(key).or_insert_with(|| (format!("{learner} on {env}"), vec![], vec![]));
         entry.1.push(read_curve(run, metric)?);
@@ -286,6 +296,29 @@ fn draw(groups: &[CurveGroup], metric: &str, references: &[(String, f64)], path:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn battles_are_labelled_by_their_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |name: &str, env: &str| {
+            let d = dir.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("config.toml"), format!("learner = \"mappo\"\n[env]\n{env}\n")).unwrap();
+            std::fs::write(d.join("metrics.csv"), "env_steps,return_mean\n100,1.5\n").unwrap();
+            d
+        };
+        let runs = [
+            run("a", "name = \"battle\"\nmap = \"2s3z\""),
+            run("b", "name = \"battle\""),
+            run("c", "name = \"battle\"\nallies = [\"marine\"]\nenemies = [\"zealot\"]"),
+        ];
+        let mut labels: Vec<String> = group_runs(&runs, "return_mean").unwrap().into_iter().map(|g| g.label).collect();
+        labels.sort();
+        assert_eq!(
+            labels,
+            ["mappo on battle (custom units) (1 seed)", "mappo on battle 2s3z (1 seed)", "mappo on battle 3m (1 seed)"]
+        );
+    }
 
     #[test]
     fn smoothing_interpolation_and_aggregation() {
