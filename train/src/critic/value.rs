@@ -52,7 +52,11 @@ mod tests {
         let vs = nn::VarStore::new(Device::Cpu);
         let normed = StateValue::new(&(vs.root() / "normed"), 6, 16, true, true);
         let plain = StateValue::new(&(vs.root() / "plain"), 6, 16, false, false);
-        let s = Tensor::randn([32, 6], (Kind::Float, Device::Cpu));
+        // States from a fixed formula, spread enough (row variances well
+        // above LayerNorm's epsilon of 1e-5) that only the scale differs:
+        // the other tests of this binary draw from libtorch's generator at
+        // the same time, so random states here would vary from run to run.
+        let s = (Tensor::arange(32 * 6, (Kind::Float, Device::Cpu)) * 0.7).sin().view([32, 6]) * 5.0;
         let change = |v: &StateValue| (v.forward(&s) - v.forward(&(&s * 2.0))).abs().max().double_value(&[]);
         // A team twice as far apart looks the same through the LayerNorm.
         assert!(change(&normed) < 1e-4, "{}", change(&normed));
