@@ -320,7 +320,6 @@ mod tests {
     /// `r_0 = 2 x_0 + [u = 1]`, `r_1 = 2 x_2 x_3 + [u = 2]`,
     /// `r_2 = -|x_4| + [u = 0]`; the team reward is their sum.
     fn synthetic(rng: &mut Pcg64, t: i64, b: i64) -> EpisodeBatch {
-        let f = (Kind::Float, tch::Device::Cpu);
         let obs = uniform(rng, &[t + 1, b, N, O], -1.0, 1.0);
         let actions = uniform(rng, &[t + 1, b, N], 0.0, A as f32).floor().to_kind(Kind::Int64);
         let x = |i: i64, d: i64| obs.narrow(0, 0, t).select(2, i).select(-1, d);
@@ -328,13 +327,22 @@ mod tests {
         let r0 = x(0, 0) * 2.0 + hit(0, 1);
         let r1 = x(1, 2) * x(1, 3) * 2.0 + hit(1, 2);
         let r2 = -x(2, 4).abs() + hit(2, 0);
-        let agent_reward = Tensor::stack(&[r0, r1, r2], -1);
+        reward_batch(obs, actions, Tensor::stack(&[r0, r1, r2], -1), A)
+    }
+
+    /// Episodes of full length for the reward model: observations
+    /// `[T+1, B, n, O]`, actions `[T+1, B, n]` and each agent's reward
+    /// `[T, B, n]` (the team's is their sum); `n_actions` actions.
+    fn reward_batch(obs: Tensor, actions: Tensor, agent_reward: Tensor, n_actions: i64) -> EpisodeBatch {
+        let f = (Kind::Float, tch::Device::Cpu);
+        let size = obs.size();
+        let (t, b, n, o) = (size[0] - 1, size[1], size[2], size[3]);
         EpisodeBatch {
-            inputs: Tensor::zeros([t + 1, b, N, 1], f),
-            hidden: Tensor::zeros([t + 1, b, N, 1], f),
-            state: obs.view([t + 1, b, N * O]),
-            avail: Tensor::ones([t + 1, b, N, A], f),
-            probs: Tensor::ones([t + 1, b, N, A], f) / A as f64,
+            inputs: Tensor::zeros([t + 1, b, n, 1], f),
+            hidden: Tensor::zeros([t + 1, b, n, 1], f),
+            state: obs.view([t + 1, b, n * o]),
+            avail: Tensor::ones([t + 1, b, n, n_actions], f),
+            probs: Tensor::ones([t + 1, b, n, n_actions], f) / n_actions as f64,
             reward: agent_reward.sum_dim_intlist(-1, false, Kind::Float),
             agent_reward: Some(agent_reward),
             terminated: Tensor::zeros([t, b], f),
@@ -402,7 +410,7 @@ mod tests {
         let mut env = Spread::new(SpreadConfig { local_ratio: 1.0, ..SpreadConfig::default() });
         let (n, o, t) = (env.n_agents(), env.obs_dim(), env.episode_limit());
         let (mut obs, mut actions) = (vec![0f32; (t + 1) * b * n * o], vec![0i64; (t + 1) * b * n]);
-        let (mut reward, mut agent_reward) = (vec![0f32; t * b], vec![0f32; t * b * n]);
+        let mut agent_reward = vec![0f32; t * b * n];
         let mut chosen = vec![0usize; n];
         for e in 0..b {
             env.reset(rng.random());
@@ -414,7 +422,7 @@ mod tests {
                     actions[at] = *choice as i64;
                 }
                 if step < t {
-                    reward[step * b + e] = env.step(&chosen).reward as f32;
+                    env.step(&chosen);
                     for (i, r) in env.agent_rewards().unwrap_or(&[]).iter().enumerate() {
                         agent_reward[(step * b + e) * n + i] = *r as f32;
                     }
@@ -422,25 +430,9 @@ mod tests {
             }
         }
         let (t, b, n, o) = (t as i64, b as i64, n as i64, o as i64);
-        let f = (Kind::Float, tch::Device::Cpu);
         let obs = Tensor::from_slice(&obs).view([t + 1, b, n, o]);
-        EpisodeBatch {
-            inputs: Tensor::zeros([t + 1, b, n, 1], f),
-            hidden: Tensor::zeros([t + 1, b, n, 1], f),
-            state: obs.view([t + 1, b, n * o]),
-            avail: Tensor::ones([t + 1, b, n, 5], f),
-            probs: Tensor::ones([t + 1, b, n, 5], f) / 5.0,
-            reward: Tensor::from_slice(&reward).view([t, b]),
-            agent_reward: Some(Tensor::from_slice(&agent_reward).view([t, b, n])),
-            terminated: Tensor::zeros([t, b], f),
-            mask: Tensor::cat(&[Tensor::ones([t, b], f), Tensor::zeros([1, b], f)], 0),
-            returns: vec![0.0; b as usize],
-            wins: Vec::new(),
-            lengths: vec![t as usize; b as usize],
-            first_step: 0,
-            obs,
-            actions: Tensor::from_slice(&actions).view([t + 1, b, n]),
-        }
+        let actions = Tensor::from_slice(&actions).view([t + 1, b, n]);
+        reward_batch(obs, actions, Tensor::from_slice(&agent_reward).view([t, b, n]), 5)
     }
 
     /// On spread, agents' own rewards differ by their collisions, which
@@ -467,23 +459,8 @@ mod tests {
             let pick: Vec<i64> = (0..32).map(|_| rng.random_range(0..1000)).collect();
             let pick = Tensor::from_slice(&pick);
             let sub = |x: &Tensor| x.index_select(1, &pick);
-            let batch = EpisodeBatch {
-                inputs: sub(&train.inputs),
-                hidden: sub(&train.hidden),
-                state: sub(&train.state),
-                avail: sub(&train.avail),
-                probs: sub(&train.probs),
-                reward: sub(&train.reward),
-                agent_reward: train.agent_reward.as_ref().map(sub),
-                terminated: sub(&train.terminated),
-                mask: sub(&train.mask),
-                returns: vec![0.0; 32],
-                wins: Vec::new(),
-                lengths: vec![25; 32],
-                first_step: 0,
-                obs: sub(&train.obs),
-                actions: sub(&train.actions),
-            };
+            let truth = train.agent_reward.as_ref().expect("spread's own rewards");
+            let batch = reward_batch(sub(&train.obs), sub(&train.actions), sub(truth), 5);
             model.step(&batch).unwrap();
         }
         let truth = test.agent_reward.as_ref().unwrap();
