@@ -2,7 +2,8 @@
 //! training and decentralised execution.
 //!
 //! This umbrella crate re-exports the member crates and holds what only the
-//! `murmur` command needs beyond them (learning-curve plots, result tables):
+//! `murmur` command needs beyond them (learning-curve plots, result tables,
+//! animated episodes):
 //! - [`runtime`] (`murmur-runtime`): what runs on a robot; never links libtorch;
 //! - [`train`] (`murmur-train`): simulators, actors, critics, learners, trainer;
 //! - [`export`] (`murmur-export`): trained actor to ONNX;
@@ -10,6 +11,7 @@
 #![warn(missing_docs)]
 
 pub mod plot;
+pub mod render;
 pub mod summary;
 
 pub use murmur_export as export;

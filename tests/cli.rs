@@ -113,6 +113,15 @@ fn train_writes_a_complete_run_directory_and_resumes() {
     let png = std::fs::read(tmp.path().join("curves.png")).unwrap();
     assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
 
+    // Render draws the episodes as an animated GIF (its pictures are
+    // checked in src/render.rs).
+    let out = murmur(&["render", "--run", "run", "--episodes", "2", "--greedy", "-o", "episodes.gif"], tmp.path());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("(2 episodes)"), "{}", text(&out.stdout));
+    let gif = std::fs::read(tmp.path().join("episodes.gif")).unwrap();
+    assert_eq!(&gif[..6], b"GIF89a");
+    assert_clean_error(&murmur(&["render", "--run", "run", "--episodes", "0"], tmp.path()), "--episodes");
+
     // A checkpoint that does not fit the config is a clear error.
     let cfg_path = run.join("config.toml");
     std::fs::write(&cfg_path, cfg.replace("critic_hidden = 128", "critic_hidden = 32")).unwrap();
@@ -147,6 +156,13 @@ fn bad_configs_are_one_line_errors() {
     }
     assert_clean_error(&murmur(&["eval", "--run", "nowhere"], tmp.path()), "nowhere/config.toml");
     assert_clean_error(&murmur(&["plot", "nowhere"], tmp.path()), "is this a run directory?");
+    // The junction is a matrix game: nothing to draw, said before any work.
+    std::fs::create_dir(tmp.path().join("junction")).unwrap();
+    write("junction/config.toml", "learner = \"coma\"\n[env]\nname = \"junction\"\n");
+    assert_clean_error(
+        &murmur(&["render", "--run", "junction"], tmp.path()),
+        "junction environment has nothing to draw",
+    );
 }
 
 #[test]

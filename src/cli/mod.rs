@@ -10,6 +10,7 @@ mod learners;
 mod network;
 mod plot;
 mod quickstart;
+mod render;
 mod summary;
 mod train;
 
@@ -44,6 +45,8 @@ enum Command {
     Hil(hil::HilArgs),
     /// Export a run's actor to an ONNX file, verified against the trained network.
     Export(export::ExportArgs),
+    /// Draw episodes of a run's team as an animated GIF.
+    Render(render::RenderArgs),
     /// Plot learning curves of one or more runs into a PNG.
     Plot(plot::PlotArgs),
     /// Table of final returns over seeds (mean and 95% interval).
@@ -63,6 +66,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(a) => agent::run(a),
         Command::Hil(a) => hil::run(a),
         Command::Deploy(a) => deploy::run(a),
+        Command::Render(a) => render::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Summary(a) => summary::run(a),
         Command::Quickstart(a) => quickstart::run(a),

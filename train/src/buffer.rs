@@ -76,6 +76,18 @@ impl EpisodeBatch {
     pub fn win_rate(&self) -> Option<f64> {
         win_rate(&self.wins)
     }
+
+    /// The actions episode `e` took, `[step][agent]`, for its
+    /// `lengths[e]` steps (copied to the host).
+    pub fn episode_actions(&self, e: usize) -> Vec<Vec<usize>> {
+        let actions = self.actions.select(1, e as i64).to_device(tch::Device::Cpu).to_kind(tch::Kind::Int64);
+        let (steps, n) = (actions.size()[0], actions.size()[1]);
+        let mut flat = vec![0i64; (steps * n) as usize];
+        let count = flat.len();
+        actions.copy_data(&mut flat, count);
+        let len = self.lengths.get(e).copied().unwrap_or(0).min(steps as usize);
+        flat.chunks(n as usize).take(len).map(|row| row.iter().map(|&u| u.max(0) as usize).collect()).collect()
+    }
 }
 
 /// The share of `wins` that are true; `None` when there are none to count

@@ -295,11 +295,18 @@ impl Trainer {
     /// Runs `episodes` fresh episodes (fixed seeds, the same every call) with
     /// the current actor, greedy or sampled, and summarises their returns.
     pub fn evaluate(&mut self, episodes: usize, greedy: bool) -> Result<ReturnStats> {
+        let (batch, _) = self.evaluation_episodes(episodes, greedy)?;
+        Ok(ReturnStats::of(&batch.returns).with_wins(&batch.wins))
+    }
+
+    /// The episodes [`evaluate`](Self::evaluate) summarises, with the seed
+    /// each one was reset with (one per episode): enough to replay them.
+    pub fn evaluation_episodes(&mut self, episodes: usize, greedy: bool) -> Result<(EpisodeBatch, Vec<u64>)> {
         let envs = VecEnv::new((0..episodes.max(1)).map(|_| (self.make_env)()).collect())?;
         let mut rollout = Rollout::new(envs, self.actor.spec(), self.cfg.seed ^ 0x5eed_e7a1, self.device)?;
         let selection = if greedy { ActionSelection::Greedy } else { ActionSelection::Sample { epsilon: 0.0 } };
         let batch = rollout.collect(&self.actor, selection);
-        Ok(ReturnStats::of(&batch.returns).with_wins(&batch.wins))
+        Ok((batch, rollout.episode_seeds().to_vec()))
     }
 
     fn log_row(&mut self, batch: &EpisodeBatch, eval: Option<&ReturnStats>) -> Result<()> {

@@ -10,12 +10,14 @@ pub mod battle;
 mod junction;
 pub mod particle;
 mod predator_prey;
+pub mod scene;
 mod spread;
 
 pub use batch::VecEnv;
 pub use battle::{Battle, BattleConfig};
 pub use junction::Junction;
 pub use predator_prey::{PredatorPrey, PredatorPreyConfig};
+pub use scene::Scene;
 pub use spread::{Spread, SpreadConfig};
 
 use serde::{Deserialize, Serialize};
@@ -75,6 +77,11 @@ pub trait Environment: Send {
     fn won(&self) -> Option<bool> {
         None
     }
+    /// A picture of the current state for `murmur render`; `None` for tasks
+    /// with nothing to draw.
+    fn scene(&self) -> Option<Scene> {
+        None
+    }
 }
 
 impl<E: Environment + ?Sized> Environment for Box<E> {
@@ -113,6 +120,9 @@ impl<E: Environment + ?Sized> Environment for Box<E> {
     }
     fn won(&self) -> Option<bool> {
         (**self).won()
+    }
+    fn scene(&self) -> Option<Scene> {
+        (**self).scene()
     }
 }
 

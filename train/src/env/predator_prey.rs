@@ -7,6 +7,7 @@ use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
 use super::particle::{self, Entity, ObsWriter, World, N_MOVE_ACTIONS};
+use super::scene::{self, Role, Scene};
 use super::{Environment, StateKind, StepOutcome};
 
 /// Radius, acceleration and speed cap of a predator.
@@ -159,6 +160,16 @@ impl Environment for PredatorPrey {
 
     fn write_state(&self, out: &mut [f32]) {
         particle::write_state(self.cfg.state, self, &self.world, out);
+    }
+
+    fn scene(&self) -> Option<Scene> {
+        let p = self.cfg.n_predators;
+        let role = |i: usize| match i.cmp(&p) {
+            std::cmp::Ordering::Less => Role::Agent,
+            std::cmp::Ordering::Equal => Role::Opponent,
+            std::cmp::Ordering::Greater => Role::Obstacle,
+        };
+        Some(Scene { bounds: None, bodies: scene::particle_bodies(&self.world, role), shots: Vec::new() })
     }
 }
 

@@ -9,6 +9,7 @@ use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
 use super::particle::{self, Entity, ObsWriter, World, N_MOVE_ACTIONS};
+use super::scene::{self, Role, Scene};
 use super::{Environment, StateKind, StepOutcome, TeamReward};
 
 /// Radius of a spread agent.
@@ -172,6 +173,12 @@ impl Environment for Spread {
 
     fn agent_rewards(&self) -> Option<&[f64]> {
         Some(&self.agent_rewards)
+    }
+
+    fn scene(&self) -> Option<Scene> {
+        let n = self.cfg.n_agents;
+        let role = |i| if i < n { Role::Agent } else { Role::Landmark };
+        Some(Scene { bounds: None, bodies: scene::particle_bodies(&self.world, role), shots: Vec::new() })
     }
 }
 

@@ -29,6 +29,7 @@ use rand::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use serde::{Deserialize, Serialize};
 
+use super::scene::{Body, Role, Scene, Shot};
 use super::{Environment, StepOutcome};
 
 /// The map of a battle config that names neither a map nor units.
@@ -320,6 +321,29 @@ impl<D: BattleDraws> Environment for Battle<D> {
 
     fn won(&self) -> Option<bool> {
         Some(self.won)
+    }
+
+    fn scene(&self) -> Option<Scene> {
+        let w = &self.world;
+        let bodies = (0..w.len())
+            .map(|i| {
+                let stats = w.types[i].stats();
+                Body {
+                    pos: w.pos[i],
+                    radius: stats.radius,
+                    role: if i < w.n_allies { Role::Agent } else { Role::Opponent },
+                    health: Some((w.health[i] / stats.health).clamp(0.0, 1.0)),
+                    alive: w.alive[i],
+                }
+            })
+            .collect();
+        // A line for each attack that was in reach of a living attacker.
+        let shots = (0..w.len())
+            .filter_map(|i| Some((i, self.targets[i]?)))
+            .filter(|&(i, j)| w.alive[i] && w.distance(i, j) < w.types[i].stats().attack_range)
+            .map(|(from, to)| Shot { from, to })
+            .collect();
+        Some(Scene { bounds: Some([0.0, 0.0, MAP_SIZE, MAP_SIZE]), bodies, shots })
     }
 }
 
