@@ -107,6 +107,7 @@ fn round_trips(model: &Path, backend: &str, n: usize, low_latency: bool) -> Vec<
         let obs: Vec<f32> = (0..SPEC.obs_dim).map(|i| ((i + k) % 7) as f32 * 0.3 - 1.0).collect();
         let msg = ObservationMsg {
             version: WIRE_VERSION,
+            session: 1,
             episode: (k / 25) as u64,
             step,
             reset: step == 0,

@@ -9,8 +9,9 @@
 //! The loop below is what a robot does every control period: read its
 //! sensors into an observation message (here built locally; on a swarm the
 //! coordinator publishes it over Zenoh), hand the bytes to the agent, and
-//! let the `Actuator` drive the motors. A corrupt message or a silent
-//! coordinator makes the agent send the safe action instead.
+//! let the `Actuator` drive the motors. A corrupt message is not answered
+//! at all; a silent coordinator (or one drowned in junk) makes the agent
+//! send the safe action.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -49,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         let obs: Vec<f32> = (0..spec.obs_dim).map(|i| ((step as usize * 3 + i) % 7) as f32 * 0.2 - 0.6).collect();
         let msg = ObservationMsg {
             version: WIRE_VERSION,
+            session: 1,
             episode: 1,
             step,
             reset: step == 0,
@@ -58,7 +60,7 @@ fn main() -> anyhow::Result<()> {
         };
         let mut bytes = msg.encode(&mut buf)?.to_vec();
         if step == 5 {
-            bytes.truncate(bytes.len() / 2); // a corrupted message: the safe action follows
+            bytes.truncate(bytes.len() / 2); // a corrupted message: not answered, not acted on
         }
         agent.on_observation(&bytes, Instant::now());
     }

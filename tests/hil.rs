@@ -17,7 +17,7 @@ use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::policy::OnnxPolicy;
 use murmur::runtime::swarm::ZenohOptions;
 use murmur::runtime::wire::{ActionMsg, ActionSource, CriticMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
-use murmur::runtime::{ModelFormat, Policy};
+use murmur::runtime::{ModelFormat, Policy, WireDims};
 use murmur::train::checkpoint;
 use murmur::train::config::{Config, EnvConfig};
 use murmur::train::trainer::Trainer;
@@ -222,15 +222,27 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
     assert_eq!(m.episodes.iter().map(|e| e.episode).collect::<Vec<_>>(), [1, 2, 3, 4]);
 }
 
+/// The wire dimensions of a spread team of 3.
+const SPREAD_TEAM: WireDims = WireDims { obs_dim: 18, n_actions: 5, n_agents: 3 };
+
 /// A rogue peer on the action keys: malformed bytes, well-formed answers for
-/// another episode, an unknown robot id.
+/// another episode, robot 0's own answers replayed a few steps later, an
+/// unknown robot id and aliases of robot 1's id (`01`, `+1`); and on the
+/// liveliness keys, tokens declared and dropped on robot 2's key and on the
+/// aliases.
 fn rogue(port: u16, swarm: &str, stop: &AtomicBool) -> u64 {
     let session = session_to(&format!("tcp/127.0.0.1:{port}"));
     let own = session.declare_publisher(format!("murmur/{swarm}/agent/0/act")).wait().unwrap();
     let stranger = session.declare_publisher(format!("murmur/{swarm}/agent/77/act")).wait().unwrap();
+    let aliases: Vec<_> = ["01", "+1"]
+        .iter()
+        .map(|id| session.declare_publisher(format!("murmur/{swarm}/agent/{id}/act")).wait().unwrap())
+        .collect();
+    let overheard = session.declare_subscriber(format!("murmur/{swarm}/agent/0/act")).wait().unwrap();
     let mut buf = [0u8; MAX_MESSAGE_BYTES];
     let out_of_turn = ActionMsg {
         version: WIRE_VERSION,
+        session: 1,
         episode: 999,
         step: 3,
         action: 4,
@@ -239,12 +251,44 @@ fn rogue(port: u16, swarm: &str, stop: &AtomicBool) -> u64 {
         inference_us: 1,
         model_sha256: [0; 32],
     };
+    let mut replays = std::collections::VecDeque::new();
+    let mut heard = std::collections::HashSet::new();
     let mut sent = 0;
+    let mut round = 0u64;
     while !stop.load(std::sync::atomic::Ordering::Relaxed) {
         own.put(b"\x01\xff\xffgarbage".to_vec()).wait().unwrap();
         own.put(out_of_turn.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
         stranger.put(out_of_turn.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
         sent += 3;
+        // Robot 0's real answers, sent again once they are a few steps old,
+        // and under robot 1's aliases.
+        while let Ok(Some(sample)) = overheard.try_recv() {
+            // Each real answer once (the rogue hears its own puts too).
+            let bytes = sample.payload().to_bytes().into_owned();
+            let real = ActionMsg::decode(&bytes, &SPREAD_TEAM).is_ok_and(|m| m.session != out_of_turn.session);
+            if real && heard.insert(bytes.clone()) {
+                replays.push_back(bytes);
+            }
+        }
+        while replays.len() > 3 {
+            let old = replays.pop_front().unwrap();
+            own.put(old.clone()).wait().unwrap();
+            for alias in &aliases {
+                alias.put(old.clone()).wait().unwrap();
+            }
+            sent += 1 + aliases.len() as u64;
+        }
+        // A token on robot 2's own key and on robot 1's aliases, dropped
+        // again: none of it may make the coordinator think a robot left.
+        if round.is_multiple_of(10) {
+            let tokens: Vec<_> = [format!("murmur/{swarm}/agent/2"), format!("murmur/{swarm}/agent/01")]
+                .into_iter()
+                .map(|key| session.liveliness().declare_token(key).wait().unwrap())
+                .collect();
+            std::thread::sleep(Duration::from_millis(5));
+            drop(tokens);
+        }
+        round += 1;
         std::thread::sleep(Duration::from_millis(5));
     }
     let _ = session.close().wait();
@@ -321,6 +365,11 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
     );
     let last = summary.episodes.last().unwrap();
     assert!(last.incomplete_reason.is_none(), "robot 1 rejoined: {:?}", last.incomplete_reason);
+    // The rogue's dropped tokens on robot 2's key did not remove robot 2.
+    for e in &summary.episodes {
+        let reason = e.incomplete_reason.as_deref().unwrap_or("");
+        assert!(!reason.contains("robot 0") && !reason.contains("robot 2"), "episode {}: {reason}", e.episode);
+    }
     let r = summary.rejected;
     assert!(r.malformed > 0 && r.out_of_turn > 0 && r.unknown_agent > 0, "{r:?}");
 

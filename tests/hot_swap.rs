@@ -68,6 +68,7 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
         let obs: Vec<f32> = (0..SPEC.obs_dim).map(|i| ((i as u32 * 7 + step * 3) % 5) as f32 * 0.4 - 0.8).collect();
         let msg = ObservationMsg {
             version: WIRE_VERSION,
+            session: 1,
             episode,
             step,
             reset: step == 0,
@@ -172,6 +173,7 @@ fn an_agent_that_starts_after_a_held_deploy_runs_the_deployed_model() {
         let episode = start.elapsed().as_millis() as u64;
         let msg = ObservationMsg {
             version: WIRE_VERSION,
+            session: 1,
             episode,
             step: 0,
             reset: true,

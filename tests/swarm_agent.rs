@@ -56,6 +56,7 @@ fn observation(episode: u64, step: u32, k: usize) -> (ObservationMsg, Vec<f32>) 
     let avail = [1.0, 1.0, 0.0, 1.0, 1.0];
     let msg = ObservationMsg {
         version: WIRE_VERSION,
+        session: 1,
         episode,
         step,
         reset: step == 0,
@@ -114,13 +115,16 @@ fn agent_process_serves_fails_safe_and_survives_a_restart() {
         assert_eq!(reply.probs[2], 0.0, "probability on an unavailable action");
     }
 
-    // A malformed payload: the safe action, flagged.
-    publisher.put(b"\x01garbage".to_vec()).wait().unwrap();
+    // A malformed payload and a replay of the last step get no answer; the
+    // next message is the safe action, flagged stale, once the silence of
+    // good observations reaches --stale-after (300 ms).
+    let quiet_since = Instant::now();
+    publisher.put(b"\x02garbage".to_vec()).wait().unwrap();
+    let (replay, _) = observation(1, 9, 9);
+    publisher.put(replay.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
     let reply = next_action(&sub);
-    assert_eq!((reply.source, reply.action), (ActionSource::Fallback, 0));
-    // Silence: the safe action, flagged stale.
-    let reply = next_action(&sub);
-    assert_eq!((reply.source, reply.action), (ActionSource::Stale, 0));
+    assert_eq!((reply.source, reply.action, reply.step), (ActionSource::Stale, 0, 9));
+    assert!(quiet_since.elapsed() >= Duration::from_millis(250), "answered junk after {:?}", quiet_since.elapsed());
 
     // Kill it: the token goes; restart it: it serves again.
     agent.0.kill().unwrap();

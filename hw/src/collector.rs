@@ -5,7 +5,7 @@
 //! An answer counts for the step when it decodes as an [`ActionMsg`] for
 //! this team (version, action in range, probabilities in [0, 1]), comes on
 //! the key of a robot the observation was sent to, and names the current
-//! episode and step. The first such answer per robot wins; everything else
+//! session, episode and step. The first such answer per robot wins; everything else
 //! is refused and counted by kind, never applied.
 
 use std::time::{Duration, Instant};
@@ -37,8 +37,8 @@ pub struct Answer {
 pub struct Rejections {
     /// Not an action message of this team (bytes, version, ranges).
     pub malformed: u64,
-    /// A well-formed answer for another episode or step, or from a robot
-    /// not asked this step (late answers land here).
+    /// A well-formed answer for another session, episode or step, or from
+    /// a robot not asked this step (late answers and replays land here).
     pub out_of_turn: u64,
     /// Published on the key of a robot id the team does not have.
     pub unknown_agent: u64,
@@ -72,6 +72,7 @@ pub enum Verdict {
 #[derive(Debug)]
 pub struct StepCollector {
     spec: WireDims,
+    session: u64,
     episode: u64,
     step: u32,
     sent_at: Instant,
@@ -88,6 +89,7 @@ impl StepCollector {
         let spec: WireDims = spec.into();
         Self {
             spec,
+            session: 0,
             episode: 0,
             step: 0,
             sent_at: Instant::now(),
@@ -98,9 +100,11 @@ impl StepCollector {
         }
     }
 
-    /// Starts step `step` of `episode`: `asked[i]` says whether robot `i`
-    /// was sent its observation (at `sent_at`).
-    pub fn begin(&mut self, episode: u64, step: u32, asked: &[bool], sent_at: Instant) {
+    /// Starts step `step` of `episode` in coordinator session `session`:
+    /// `asked[i]` says whether robot `i` was sent its observation (at
+    /// `sent_at`).
+    pub fn begin(&mut self, session: u64, episode: u64, step: u32, asked: &[bool], sent_at: Instant) {
+        self.session = session;
         self.episode = episode;
         self.step = step;
         self.sent_at = sent_at;
@@ -130,7 +134,7 @@ impl StepCollector {
         let Ok(msg) = ActionMsg::decode(payload, &self.spec) else {
             return Verdict::Malformed;
         };
-        if msg.episode != self.episode || msg.step != self.step || !self.asked[i] {
+        if msg.session != self.session || msg.episode != self.episode || msg.step != self.step || !self.asked[i] {
             return Verdict::OutOfTurn;
         }
         if self.answers[i].is_some() {
@@ -191,10 +195,16 @@ mod tests {
 
     const SPEC: ActorSpec = ActorSpec { obs_dim: 2, n_actions: 3, n_agents: 3, hidden: 4 };
 
+    /// An answer in session 1.
     fn answer(episode: u64, step: u32, action: u16, source: ActionSource) -> Vec<u8> {
+        answer_of(1, episode, step, action, source)
+    }
+
+    fn answer_of(session: u64, episode: u64, step: u32, action: u16, source: ActionSource) -> Vec<u8> {
         let probs: &[f32] = if source == ActionSource::Policy { &[0.2, 0.5, 0.3] } else { &[] };
         let msg = ActionMsg {
             version: WIRE_VERSION,
+            session,
             episode,
             step,
             action,
@@ -210,13 +220,15 @@ mod tests {
     fn first_answers_for_this_step_count_and_everything_else_is_refused_by_kind() {
         let mut c = StepCollector::new(SPEC);
         let t0 = Instant::now();
-        c.begin(4, 7, &[true, true, false], t0);
+        c.begin(1, 4, 7, &[true, true, false], t0);
         assert_eq!(c.pending(), 2);
         let later = t0 + Duration::from_micros(250);
         assert_eq!(c.offer(Some(0), &answer(4, 7, 1, ActionSource::Policy), later), Verdict::Accepted);
         assert_eq!(c.offer(Some(0), &answer(4, 7, 2, ActionSource::Policy), later), Verdict::Duplicate);
         assert_eq!(c.offer(Some(1), &answer(4, 6, 2, ActionSource::Policy), later), Verdict::OutOfTurn);
         assert_eq!(c.offer(Some(1), &answer(3, 7, 2, ActionSource::Policy), later), Verdict::OutOfTurn);
+        let replayed = answer_of(0, 4, 7, 2, ActionSource::Policy);
+        assert_eq!(c.offer(Some(1), &replayed, later), Verdict::OutOfTurn, "an earlier session's answer");
         assert_eq!(c.offer(Some(2), &answer(4, 7, 2, ActionSource::Policy), later), Verdict::OutOfTurn, "not asked");
         assert_eq!(c.offer(Some(1), &answer(4, 7, 3, ActionSource::Policy), later), Verdict::Malformed, "action 3");
         assert_eq!(c.offer(Some(1), b"\x01junk", later), Verdict::Malformed);
@@ -233,10 +245,10 @@ mod tests {
         assert_eq!((a1.action, a1.origin, a1.probs.len()), (0, Origin::Fallback, 0));
         assert!(c.answers()[2].is_none());
         let r = c.rejected();
-        assert_eq!((r.malformed, r.out_of_turn, r.unknown_agent, r.duplicate, r.total()), (2, 3, 2, 1, 8));
+        assert_eq!((r.malformed, r.out_of_turn, r.unknown_agent, r.duplicate, r.total()), (2, 4, 2, 1, 9));
 
         // A robot that leaves mid-step is no longer waited for.
-        c.begin(5, 0, &[true, true, true], t0);
+        c.begin(1, 5, 0, &[true, true, true], t0);
         c.offer(Some(2), &answer(5, 0, 1, ActionSource::Policy), later);
         c.withdraw(2);
         c.withdraw(1);
@@ -244,10 +256,10 @@ mod tests {
         assert_eq!(c.offer(Some(1), &answer(5, 0, 1, ActionSource::Policy), later), Verdict::OutOfTurn);
 
         // The next step starts clean; counts accumulate.
-        c.begin(4, 8, &[true, true, true], t0);
+        c.begin(1, 4, 8, &[true, true, true], t0);
         assert_eq!(c.pending(), 3);
         assert!(c.answers().iter().all(Option::is_none));
         assert_eq!(c.offer(Some(0), &answer(4, 7, 1, ActionSource::Policy), later), Verdict::OutOfTurn, "late");
-        assert_eq!(c.rejected().out_of_turn, 5);
+        assert_eq!(c.rejected().out_of_turn, 6);
     }
 }

@@ -107,6 +107,15 @@ pub struct Coordinator<B: RobotBridge, L: SwarmTransport = SwarmLink> {
     dataset: Option<DatasetWriter>,
     options: HilOptions,
     spec: WireDims,
+    session: u64,
+}
+
+/// A new coordinator session: microseconds since the Unix epoch, so a
+/// restarted coordinator's session is later than the one before and
+/// robots take it up, while the old session's messages are refused.
+fn new_session() -> u64 {
+    let since_epoch = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(since_epoch.as_micros()).unwrap_or(u64::MAX).max(1)
 }
 
 impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
@@ -139,7 +148,9 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
                 return Err(CriticProblem::OtherTeam { critic: cd, bridge: bridge.name().to_string(), team: d }.into());
             }
         }
-        Ok(Self { bridge, link, critic, dataset, options, spec })
+        let session = new_session();
+        log::info!("coordinator session {session}");
+        Ok(Self { bridge, link, critic, dataset, options, spec, session })
     }
 
     /// Runs the episodes (until `stop` is set), calling `on_episode` after
@@ -229,7 +240,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             self.drop_departed(&mut team, t, None);
             let mut step = self.read_world()?;
             let sent = self.send_observations(episode, t, &step, &team.in_team)?;
-            collector.begin(episode, t as u32, &team.in_team, sent);
+            collector.begin(self.session, episode, t as u32, &team.in_team, sent);
             // Realtime: answers are due by the next tick, so the rate holds
             // (a step that started late still gets half a period).
             let deadline = period
@@ -292,6 +303,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
         let (o, a) = (d.obs_dim, d.n_actions);
         let mut msg = ObservationMsg {
             version: WIRE_VERSION,
+            session: self.session,
             episode,
             step: t as u32,
             reset: t == 0,

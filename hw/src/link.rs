@@ -30,10 +30,20 @@ pub struct SwarmLink {
     swarm: String,
     observations: Vec<Publisher<'static>>,
     actions: Subscriber<FifoChannelHandler<Sample>>,
-    presence: Arc<Mutex<Presence>>,
+    presence: Arc<Mutex<Tokens>>,
     _liveliness: Subscriber<()>,
     critic: Publisher<'static>,
 }
+
+/// What the liveliness subscriber saw.
+struct Tokens {
+    presence: Presence,
+    /// A token on robot i's key went away: is it the robot's?
+    gone: Vec<bool>,
+}
+
+/// How long a departure check waits for a token on a robot's key.
+const TOKEN_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
 
 fn zenoh_err(what: impl std::fmt::Display) -> impl Fn(zenoh::Error) -> HwError {
     move |source| HwError::Zenoh { what: what.to_string(), source }
@@ -61,7 +71,10 @@ impl SwarmLink {
             .with(zenoh::handlers::FifoChannel::new(4096))
             .wait()
             .map_err(zenoh_err(format!("declare subscriber {act_key}")))?;
-        let presence = Arc::new(Mutex::new(Presence { alive: vec![false; n_agents], departures: vec![0; n_agents] }));
+        let presence = Arc::new(Mutex::new(Tokens {
+            presence: Presence { alive: vec![false; n_agents], departures: vec![0; n_agents] },
+            gone: vec![false; n_agents],
+        }));
         let seen = Arc::clone(&presence);
         let live_swarm = swarm.to_string();
         let liveliness = session
@@ -70,18 +83,18 @@ impl SwarmLink {
             .history(true)
             .callback(move |sample: Sample| {
                 let Some(i) = keys::agent_id(sample.key_expr().as_str(), &live_swarm) else { return };
-                let Ok(mut p) = seen.lock() else { return };
-                if i >= p.alive.len() {
+                let Ok(mut t) = seen.lock() else { return };
+                if i >= t.gone.len() {
                     return;
                 }
                 match sample.kind() {
-                    SampleKind::Put => p.alive[i] = true,
-                    SampleKind::Delete => {
-                        if p.alive[i] {
-                            p.departures[i] += 1;
-                        }
-                        p.alive[i] = false;
+                    SampleKind::Put => {
+                        t.presence.alive[i] = true;
+                        t.gone[i] = false;
                     }
+                    // Anyone may declare and drop a token on robot i's key:
+                    // the departure is confirmed in `presence`.
+                    SampleKind::Delete => t.gone[i] = true,
                 }
             })
             .wait()
@@ -96,13 +109,46 @@ impl SwarmLink {
     }
 }
 
+impl SwarmLink {
+    /// Whether a liveliness token is declared on robot `i`'s key now.
+    fn token_alive(&self, i: usize) -> bool {
+        let key = keys::agent_token(&self.swarm, i);
+        let Ok(replies) = self.session.liveliness().get(&key).timeout(TOKEN_CHECK).wait() else { return false };
+        while let Ok(reply) = replies.recv() {
+            if reply.result().is_ok_and(|s| s.kind() == SampleKind::Put) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
 impl SwarmTransport for SwarmLink {
     fn swarm(&self) -> &str {
         &self.swarm
     }
 
+    /// Which robots are up. A robot counts as gone when a token on its key
+    /// went away and no token is left there: a stranger who declares and
+    /// drops a token on a robot's key does not remove the robot.
     fn presence(&self) -> Presence {
-        self.presence.lock().map(|p| p.clone()).unwrap_or_else(|e| e.into_inner().clone())
+        let gone: Vec<usize> = {
+            let t = self.presence.lock().unwrap_or_else(|e| e.into_inner());
+            t.gone.iter().enumerate().filter(|&(_, &g)| g).map(|(i, _)| i).collect()
+        };
+        for i in gone {
+            let still_there = self.token_alive(i);
+            let mut t = self.presence.lock().unwrap_or_else(|e| e.into_inner());
+            if !t.gone[i] {
+                continue; // a new token came meanwhile
+            }
+            t.gone[i] = false;
+            if !still_there && t.presence.alive[i] {
+                t.presence.alive[i] = false;
+                t.presence.departures[i] += 1;
+            }
+        }
+        self.presence.lock().map(|t| t.presence.clone()).unwrap_or_else(|e| e.into_inner().presence.clone())
     }
 
     fn send_observation(&self, agent: usize, payload: &[u8]) -> Result<(), HwError> {

@@ -35,6 +35,7 @@ impl SwarmTransport for InProcessSwarm {
         let obs = ObservationMsg::decode(payload, &self.dims).expect("the coordinator sends well-formed observations");
         let msg = ActionMsg {
             version: WIRE_VERSION,
+            session: obs.session,
             episode: obs.episode,
             step: obs.step,
             action: 1,

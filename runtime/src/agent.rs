@@ -2,16 +2,26 @@
 //! commands out, and the failsafes between.
 //!
 //! An [`Agent`] owns a [`Policy`] and an [`Actuator`] (the integrator's
-//! hook to the motors). Every observation payload yields exactly one
-//! command to the actuator and one [`ActionMsg`] to publish:
-//! - a good observation: the policy's action (a new episode id or the reset
-//!   flag first resets the recurrent state);
-//! - a malformed one (bad bytes, wrong version or lengths, non-finite
-//!   numbers, no available action): the safe action, flagged
-//!   [`ActionSource::Fallback`]; the recurrent state is left as it was; the
-//!   error is counted and logged at most once a second;
-//! - none for `stale_after`: [`Agent::on_tick`] sends the safe action,
-//!   flagged [`ActionSource::Stale`], once per silence.
+//! hook to the motors). An observation is answered only if it is the
+//! coordinator's next one: every observation carries the coordinator's
+//! session and its (episode, step), and
+//! - a new session is taken up only at an episode start (the reset flag),
+//!   and only if it is later than the current one (sessions are the
+//!   coordinator's start time);
+//! - within the session, (episode, step) must be later than the last one
+//!   answered; a new episode resets the recurrent state.
+//!
+//! What is answered, and how:
+//! - a good observation: the policy's action;
+//! - one the policy cannot decide on (no available action): the safe
+//!   action, flagged [`ActionSource::Fallback`];
+//! - malformed bytes, a replay, an out-of-order step or a wrong session:
+//!   nothing at all (no command, no answer), counted by kind and logged at
+//!   most once a second. Such payloads do not count as contact either: if
+//!   no good observation comes for `stale_after`, [`Agent::on_tick`] sends
+//!   the safe action, flagged [`ActionSource::Stale`], once per silence.
+//!   So junk on the network can neither steer nor stop a robot; at worst
+//!   it drowns the coordinator and the robot stops itself.
 //!
 //! The Zenoh loop (`murmur agent`) only moves bytes to and from
 //! [`Agent::on_observation`].
@@ -69,6 +79,54 @@ pub struct ErrorCounts {
     pub refused: u64,
     /// Silences longer than `stale_after`.
     pub stale: u64,
+    /// Observations for the step answered last, again.
+    pub replayed: u64,
+    /// Observations for a step before the one answered last.
+    pub out_of_order: u64,
+    /// Observations of an earlier session, or of a new one that does not
+    /// start an episode.
+    pub wrong_session: u64,
+}
+
+impl ErrorCounts {
+    /// Payloads refused without an answer.
+    pub fn unanswered(&self) -> u64 {
+        self.malformed + self.replayed + self.out_of_order + self.wrong_session
+    }
+}
+
+/// The last observation answered: session, episode, step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Position {
+    session: u64,
+    episode: u64,
+    step: u32,
+}
+
+/// Why an observation is not answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OutOfSequence {
+    Replayed,
+    OutOfOrder,
+    WrongSession,
+}
+
+impl Position {
+    /// Whether `msg` is the coordinator's next observation after `last`.
+    fn check(last: Option<Position>, msg: &ObservationMsg) -> Result<(), OutOfSequence> {
+        let Some(last) = last else {
+            return if msg.reset { Ok(()) } else { Err(OutOfSequence::WrongSession) };
+        };
+        match msg.session.cmp(&last.session) {
+            std::cmp::Ordering::Greater if msg.reset => Ok(()),
+            std::cmp::Ordering::Greater | std::cmp::Ordering::Less => Err(OutOfSequence::WrongSession),
+            std::cmp::Ordering::Equal => match (msg.episode, msg.step).cmp(&(last.episode, last.step)) {
+                std::cmp::Ordering::Greater => Ok(()),
+                std::cmp::Ordering::Equal => Err(OutOfSequence::Replayed),
+                std::cmp::Ordering::Less => Err(OutOfSequence::OutOfOrder),
+            },
+        }
+    }
 }
 
 /// Why an agent cannot be built.
@@ -117,8 +175,7 @@ pub struct Agent<P: Policy, A: Actuator> {
     spec: ActorSpec,
     cfg: AgentConfig,
     model_sha256: [u8; 32],
-    episode: Option<u64>,
-    last_step: u32,
+    position: Option<Position>,
     last_observation: Option<Instant>,
     stale_sent: bool,
     errors: ErrorCounts,
@@ -145,8 +202,7 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
             spec,
             cfg,
             model_sha256,
-            episode: None,
-            last_step: 0,
+            position: None,
             last_observation: None,
             stale_sent: false,
             errors: ErrorCounts::default(),
@@ -207,20 +263,32 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
         &self.actuator
     }
 
-    /// Handles one observation payload received at `now`: commands the
-    /// actuator and returns the message to publish.
-    pub fn on_observation(&mut self, payload: &[u8], now: Instant) -> ActionMsg {
-        self.last_observation = Some(now);
-        self.stale_sent = false;
+    /// Handles one observation payload received at `now`: if it is the
+    /// coordinator's next observation, commands the actuator and returns
+    /// the message to publish; otherwise counts it and returns `None` (see
+    /// the module's documentation).
+    pub fn on_observation(&mut self, payload: &[u8], now: Instant) -> Option<ActionMsg> {
         let msg = match ObservationMsg::decode(payload, &self.spec) {
             Ok(msg) => msg,
             Err(e) => {
                 self.errors.malformed += 1;
                 self.log_rate_limited(now, &Problem::Wire(e));
-                return self.fallback(ActionSource::Fallback, self.episode.unwrap_or(0), self.last_step);
+                return None;
             }
         };
-        if msg.reset || self.episode != Some(msg.episode) {
+        if let Err(why) = Position::check(self.position, &msg) {
+            match why {
+                OutOfSequence::Replayed => self.errors.replayed += 1,
+                OutOfSequence::OutOfOrder => self.errors.out_of_order += 1,
+                OutOfSequence::WrongSession => self.errors.wrong_session += 1,
+            }
+            self.log_rate_limited(now, &Problem::Sequence(why, msg.session, msg.episode, msg.step));
+            return None;
+        }
+        self.last_observation = Some(now);
+        self.stale_sent = false;
+        let new_episode = self.position.is_none_or(|p| p.session != msg.session || p.episode != msg.episode);
+        if msg.reset || new_episode {
             if let Some((policy, sha)) = self.staged.take() {
                 self.policy = policy;
                 self.spec = self.policy.spec();
@@ -228,11 +296,11 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
                 log::info!("episode {}: switched to the staged model {}", msg.episode, short_hex(&sha));
             }
             self.policy.reset();
-            self.episode = Some(msg.episode);
         }
-        self.last_step = msg.step;
+        let position = Position { session: msg.session, episode: msg.episode, step: msg.step };
+        self.position = Some(position);
         let started = Instant::now();
-        match self.policy.step(&msg.obs, &msg.avail) {
+        Some(match self.policy.step(&msg.obs, &msg.avail) {
             Ok(decision) => {
                 let inference_us = u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX);
                 let command = Command {
@@ -247,6 +315,7 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
                 self.actuator.command(&command);
                 ActionMsg {
                     version: WIRE_VERSION,
+                    session: msg.session,
                     episode: msg.episode,
                     step: msg.step,
                     action: command.action as u16,
@@ -259,9 +328,9 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
             Err(e) => {
                 self.errors.refused += 1;
                 self.log_rate_limited(now, &Problem::Policy(e));
-                self.fallback(ActionSource::Fallback, msg.episode, msg.step)
+                self.fallback(ActionSource::Fallback, position)
             }
-        }
+        })
     }
 
     /// Call regularly (e.g. every few milliseconds): once no observation has
@@ -280,14 +349,17 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
         self.stale_sent = true;
         self.errors.stale += 1;
         log::warn!("no observation for {:?}: sending the safe action {}", self.cfg.stale_after, self.cfg.safe_action);
-        Some(self.fallback(ActionSource::Stale, self.episode.unwrap_or(0), self.last_step))
+        let last = self.position.unwrap_or(Position { session: 0, episode: 0, step: 0 });
+        Some(self.fallback(ActionSource::Stale, last))
     }
 
-    fn fallback(&mut self, source: ActionSource, episode: u64, step: u32) -> ActionMsg {
+    fn fallback(&mut self, source: ActionSource, at: Position) -> ActionMsg {
+        let Position { session, episode, step } = at;
         let command = Command { action: self.cfg.safe_action, source, episode, step };
         self.actuator.command(&command);
         ActionMsg {
             version: WIRE_VERSION,
+            session,
             episode,
             step,
             action: command.action as u16,
@@ -304,10 +376,17 @@ impl<P: Policy, A: Actuator> Agent<P, A> {
         }
         self.last_log = Some(now);
         let e = self.errors;
+        let reaction = match problem {
+            Problem::Policy(_) => format!("sent the safe action {}", self.cfg.safe_action),
+            Problem::Wire(_) | Problem::Sequence(..) => "not answered".to_string(),
+        };
         log::warn!(
-            "{problem}: sent the safe action {} (so far: {} malformed, {} refused, {} stale)",
-            self.cfg.safe_action,
+            "{problem}: {reaction} (so far: {} malformed, {} replayed, {} out of order, {} of a wrong session, {} \
+             refused by the policy, {} stale)",
             e.malformed,
+            e.replayed,
+            e.out_of_order,
+            e.wrong_session,
             e.refused,
             e.stale
         );
@@ -327,6 +406,8 @@ pub fn hex(bytes: &[u8]) -> String {
 enum Problem {
     Wire(WireError),
     Policy(PolicyError),
+    /// Why, and the observation's session, episode and step.
+    Sequence(OutOfSequence, u64, u64, u32),
 }
 
 impl std::fmt::Display for Problem {
@@ -334,6 +415,16 @@ impl std::fmt::Display for Problem {
         match self {
             Problem::Wire(e) => write!(f, "{e}"),
             Problem::Policy(e) => write!(f, "{e}"),
+            Problem::Sequence(why, session, episode, step) => {
+                let what = match why {
+                    OutOfSequence::Replayed => "repeats the step answered last",
+                    OutOfSequence::OutOfOrder => "comes before the step answered last",
+                    OutOfSequence::WrongSession => {
+                        "belongs to an earlier coordinator session, or to a new one that does not start an episode"
+                    }
+                };
+                write!(f, "observation (session {session}, episode {episode}, step {step}) {what}")
+            }
         }
     }
 }
@@ -362,9 +453,15 @@ mod tests {
         Agent::new(policy, Recorder::default(), cfg, [3; 32]).unwrap()
     }
 
+    /// An observation of session 1.
     fn payload(episode: u64, step: u32, reset: bool, obs: &[f32]) -> std::vec::Vec<u8> {
+        payload_of(1, episode, step, reset, obs)
+    }
+
+    fn payload_of(session: u64, episode: u64, step: u32, reset: bool, obs: &[f32]) -> std::vec::Vec<u8> {
         let msg = ObservationMsg {
             version: WIRE_VERSION,
+            session,
             episode,
             step,
             reset,
@@ -380,8 +477,8 @@ mod tests {
         let blob = random_blob(&SPEC, 5);
         let mut a = agent(&blob);
         let t0 = Instant::now();
-        let m = a.on_observation(&payload(1, 0, true, &[0.1, 0.2, 0.3, 0.4]), t0);
-        assert_eq!((m.source, m.episode, m.step, m.probs.len()), (ActionSource::Policy, 1, 0, 3));
+        let m = a.on_observation(&payload(1, 0, true, &[0.1, 0.2, 0.3, 0.4]), t0).unwrap();
+        assert_eq!((m.source, m.session, m.episode, m.step, m.probs.len()), (ActionSource::Policy, 1, 1, 0, 3));
         a.on_observation(&payload(1, 1, false, &[0.5, 0.2, 0.3, 0.4]), t0);
         let mid_episode = a.policy().hidden().to_vec();
         // A new episode id resets the recurrent state: the same observation
@@ -396,23 +493,52 @@ mod tests {
     }
 
     #[test]
-    fn malformed_observations_give_the_safe_action_and_leave_the_state() {
+    fn malformed_observations_are_not_answered_and_leave_the_state() {
         let blob = random_blob(&SPEC, 6);
         let mut a = agent(&blob);
         let t0 = Instant::now();
-        a.on_observation(&payload(1, 0, true, &[0.1, 0.2, 0.3, 0.4]), t0);
+        a.on_observation(&payload(1, 0, true, &[0.1, 0.2, 0.3, 0.4]), t0).unwrap();
         let before = a.policy().hidden().to_vec();
         let nan = payload(1, 1, false, &[0.1, f32::NAN, 0.3, 0.4]);
-        for bad in [&b"garbage"[..], &nan[..nan.len() - 3], &payload(1, 1, false, &[0.1, 0.2, 0.3])] {
-            let m = a.on_observation(bad, t0);
-            assert_eq!((m.source, m.action, m.probs.len()), (ActionSource::Fallback, 0, 0));
+        for bad in [&b"garbage"[..], &nan[..nan.len() - 3], &payload(1, 1, false, &[0.1, 0.2, 0.3]), &nan[..]] {
+            assert_eq!(a.on_observation(bad, t0), None);
         }
-        let m = a.on_observation(&nan, t0);
-        assert_eq!(m.source, ActionSource::Fallback);
         assert_eq!(a.policy().hidden(), &before[..], "a bad observation touched the GRU state");
         assert_eq!(a.errors().malformed, 4);
-        let last = a.actuator().0.last().unwrap();
-        assert_eq!((last.action, last.source), (0, ActionSource::Fallback));
+        assert_eq!(a.actuator().0.len(), 1, "a bad observation reached the actuator");
+        // Junk is not contact: the robot's own timer still stops it.
+        let later = t0 + Duration::from_millis(150);
+        a.on_observation(b"junk", later);
+        let m = a.on_tick(later).unwrap();
+        assert_eq!((m.source, m.action), (ActionSource::Stale, 0));
+    }
+
+    #[test]
+    fn only_the_coordinators_next_step_is_answered() {
+        let blob = random_blob(&SPEC, 13);
+        let mut a = agent(&blob);
+        let t0 = Instant::now();
+        let obs = [0.1, 0.2, 0.3, 0.4];
+        let at = |a: &mut Agent<_, _>, session, episode, step, reset| {
+            a.on_observation(&payload_of(session, episode, step, reset, &obs), t0)
+                .map(|m| (m.session, m.episode, m.step))
+        };
+        // A fresh agent waits for an episode start.
+        assert_eq!(at(&mut a, 5, 1, 3, false), None);
+        assert_eq!(at(&mut a, 5, 1, 0, true), Some((5, 1, 0)));
+        assert_eq!(at(&mut a, 5, 1, 1, false), Some((5, 1, 1)));
+        assert_eq!(at(&mut a, 5, 1, 1, false), None, "a replay");
+        assert_eq!(at(&mut a, 5, 1, 0, true), None, "an older step, even flagged as a start");
+        assert_eq!(at(&mut a, 5, 1, 3, false), Some((5, 1, 3)), "a lost message in between is no reason to stop");
+        assert_eq!(at(&mut a, 5, 2, 0, false), Some((5, 2, 0)));
+        assert_eq!(at(&mut a, 4, 9, 0, true), None, "an earlier session");
+        assert_eq!(at(&mut a, 6, 1, 4, false), None, "a new session must start an episode");
+        assert_eq!(at(&mut a, 6, 1, 0, true), Some((6, 1, 0)), "a restarted coordinator");
+        assert_eq!(at(&mut a, 5, 3, 0, true), None, "the old coordinator's session is over");
+        let e = a.errors();
+        assert_eq!((e.replayed, e.out_of_order, e.wrong_session), (1, 1, 4));
+        assert_eq!(e.unanswered(), 6);
+        assert_eq!(a.actuator().0.len(), 5, "one command per answered observation");
     }
 
     #[test]
@@ -453,12 +579,12 @@ mod tests {
         let mut old = NanoPolicy::new(&blob_a, 1).unwrap();
         old.step(&obs, &[1.0; 3]).unwrap();
         let expected = old.step(&obs, &[1.0; 3]).unwrap().probs.to_vec();
-        let m = a.on_observation(&payload(1, 1, false, &obs), t0);
+        let m = a.on_observation(&payload(1, 1, false, &obs), t0).unwrap();
         assert_eq!((m.model_sha256, m.probs.to_vec()), ([3; 32], expected));
         // The next episode starts on the new one, from a fresh state.
         let mut new = NanoPolicy::new(&blob_b, 1).unwrap();
         let expected = new.step(&obs, &[1.0; 3]).unwrap().probs.to_vec();
-        let m = a.on_observation(&payload(2, 0, false, &obs), t0);
+        let m = a.on_observation(&payload(2, 0, false, &obs), t0).unwrap();
         assert_eq!((m.model_sha256, m.probs.to_vec()), ([4; 32], expected));
         assert_eq!((a.model_sha256(), a.staged_sha256()), ([4; 32], None));
     }
@@ -475,7 +601,9 @@ mod tests {
     fn a_hundred_thousand_bad_payloads_never_panic_or_reach_the_actuator_unchecked() {
         let blob = random_blob(&SPEC, 9);
         let mut a = agent(&blob);
-        let good = payload(1, 0, false, &[0.1, 0.2, 0.3, 0.4]);
+        let t0 = Instant::now();
+        a.on_observation(&payload(1, 0, true, &[0.1, 0.2, 0.3, 0.4]), t0).unwrap();
+        let good = payload(1, 1, false, &[0.1, 0.2, 0.3, 0.4]);
         let mut state = 0x2545_f491_4f6c_dd1du64;
         let mut next = || {
             state ^= state << 13;
@@ -483,7 +611,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        let t0 = Instant::now();
+        let mut answered = 0u64;
         for k in 0..100_000u64 {
             let p: std::vec::Vec<u8> = match k % 3 {
                 0 => (0..next() % 64).map(|_| next() as u8).collect(),
@@ -495,13 +623,19 @@ mod tests {
                     p
                 }
             };
-            let m = a.on_observation(&p, t0);
-            assert!(usize::from(m.action) < SPEC.n_actions);
-            assert!(m.probs.iter().all(|x| x.is_finite()));
+            if let Some(m) = a.on_observation(&p, t0) {
+                answered += 1;
+                assert!(usize::from(m.action) < SPEC.n_actions);
+                assert!(m.probs.iter().all(|x| x.is_finite()));
+            }
         }
         let commands = &a.actuator().0;
-        assert_eq!(commands.len(), 100_000, "one command per payload");
-        assert!(commands.iter().all(|c| c.action < SPEC.n_actions));
-        assert!(commands.iter().any(|c| c.source == ActionSource::Policy), "no mutated payload was ever usable");
+        assert_eq!(commands.len() as u64, 1 + answered, "one command per answer, none otherwise");
+        assert_eq!(answered + a.errors().unanswered() + a.errors().refused, 100_000);
+        assert!(commands.iter().all(|c| c.action < SPEC.n_actions && c.source == ActionSource::Policy));
+        // Each answer moved the sequence forward: a flipped bit cannot
+        // make the agent answer the same step twice.
+        let order: std::vec::Vec<_> = commands.iter().map(|c| (c.episode, c.step)).collect();
+        assert!(order.windows(2).all(|w| w[0] < w[1]), "{order:?}");
     }
 }

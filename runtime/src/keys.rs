@@ -50,11 +50,19 @@ pub fn critic_value(swarm: &str) -> String {
 }
 
 /// The robot id in a key under [`agent_prefix`] (`murmur/<swarm>/agent/<id>[/..]`):
-/// `None` unless the next level is a plain decimal number. Allocates
-/// nothing: the coordinator calls it on every answer.
+/// `None` unless the next level is the id written as [`agent_token`]
+/// writes it: decimal digits, no sign, no leading zero (`01` and `+1` are
+/// not robot 1, so no key can alias another robot's). Allocates nothing:
+/// the coordinator calls it on every answer.
 pub fn agent_id(key: &str, swarm: &str) -> Option<usize> {
     let rest = key.strip_prefix("murmur/")?.strip_prefix(swarm)?.strip_prefix("/agent/")?;
-    rest.split('/').next()?.parse().ok()
+    let id = rest.split('/').next()?;
+    let canonical = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
+    if canonical {
+        id.parse().ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
@@ -76,5 +84,10 @@ mod tests {
         assert_eq!(agent_id("murmur/s/agent/x/act", "s"), None);
         assert_eq!(agent_id("murmur/other/agent/1/act", "s"), None);
         assert_eq!(agent_id("murmur/s2/agent/1/act", "s"), None);
+        assert_eq!(agent_id("murmur/s/agent/0/act", "s"), Some(0));
+        for alias in ["01", "+1", "00", "1 ", " 1", "-0", "1e0", "", "99999999999999999999999"] {
+            assert_eq!(agent_id(&format!("murmur/s/agent/{alias}/act"), "s"), None, "`{alias}`");
+            assert_eq!(agent_id(&format!("murmur/s/agent/{alias}"), "s"), None, "`{alias}`");
+        }
     }
 }

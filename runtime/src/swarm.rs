@@ -221,9 +221,11 @@ fn serve<P: Policy + Send + 'static>(
         .declare_subscriber(obs_key.clone())
         .callback(move |sample| {
             let payload = sample.payload().to_bytes();
-            let msg = lock(&cb_agent).on_observation(&payload, Instant::now());
-            cb_count.fetch_add(1, Ordering::Relaxed);
-            publish(&cb_publisher, &msg);
+            let answer = lock(&cb_agent).on_observation(&payload, Instant::now());
+            if let Some(msg) = answer {
+                cb_count.fetch_add(1, Ordering::Relaxed);
+                publish(&cb_publisher, &msg);
+            }
         })
         .wait()
         .map_err(zenoh_err("declare subscriber"))?;

@@ -17,7 +17,7 @@ use crate::spec::WireDims;
 use crate::spec::{ActorSpec, HasWireDims};
 
 /// Version of the message layouts this crate reads and writes.
-pub const WIRE_VERSION: u16 = 1;
+pub const WIRE_VERSION: u16 = 2;
 /// Longest observation a message carries.
 pub const MAX_OBS: usize = 1024;
 /// Most actions a message carries.
@@ -105,6 +105,10 @@ pub enum WireError {
 pub struct ObservationMsg {
     /// [`WIRE_VERSION`].
     pub version: u16,
+    /// The coordinator's session: chosen when it starts, larger than any
+    /// earlier session's (microseconds since the Unix epoch). Within one
+    /// session (episode, step) strictly increases.
+    pub session: u64,
     /// Episode number; a new one resets the recurrent state.
     pub episode: u64,
     /// Step within the episode.
@@ -133,6 +137,8 @@ pub enum ActionSource {
 pub struct ActionMsg {
     /// [`WIRE_VERSION`].
     pub version: u16,
+    /// Session of the observation answered.
+    pub session: u64,
     /// Episode number of the observation answered.
     pub episode: u64,
     /// Step of the observation answered.
@@ -387,6 +393,7 @@ mod tests {
     fn obs_msg() -> ObservationMsg {
         ObservationMsg {
             version: WIRE_VERSION,
+            session: 42,
             episode: 7,
             step: 3,
             reset: false,
@@ -398,6 +405,7 @@ mod tests {
     fn act_msg() -> ActionMsg {
         ActionMsg {
             version: WIRE_VERSION,
+            session: 42,
             episode: 7,
             step: 3,
             action: 2,
@@ -423,9 +431,10 @@ mod tests {
         let mut buf = [0u8; MAX_MESSAGE_BYTES];
         let good = obs_msg().encode(&mut buf).unwrap().to_vec();
 
-        let mut v2 = good.clone();
-        v2[0] = 2;
-        assert!(matches!(ObservationMsg::decode(&v2, &SPEC), Err(WireError::Version { got: 2, .. })));
+        // Version 1 had no session: its messages are refused by version.
+        let mut v1 = good.clone();
+        v1[0] = 1;
+        assert!(matches!(ObservationMsg::decode(&v1, &SPEC), Err(WireError::Version { got: 1, .. })));
         assert!(matches!(
             ObservationMsg::decode(&good[..good.len() - 1], &SPEC),
             Err(WireError::Malformed { reason: "truncated", .. })
@@ -484,6 +493,7 @@ mod tests {
         let mut buf = [0u8; MAX_CRITIC_BYTES];
         let msg = CriticMsg {
             version: WIRE_VERSION,
+
             episode: 2,
             step: 5,
             value: -12.5,

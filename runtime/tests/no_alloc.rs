@@ -77,6 +77,7 @@ fn steady_state_steps_and_messages_allocate_nothing() {
     let mut buf = [0u8; MAX_MESSAGE_BYTES];
     let mut obs_msg = ObservationMsg {
         version: WIRE_VERSION,
+        session: 1,
         episode: 0,
         step: 0,
         reset: true,
@@ -85,6 +86,7 @@ fn steady_state_steps_and_messages_allocate_nothing() {
     };
     let mut act_msg = ActionMsg {
         version: WIRE_VERSION,
+        session: 1,
         episode: 0,
         step: 0,
         action: 0,
