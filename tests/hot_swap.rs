@@ -2,13 +2,16 @@
 //! running `murmur agent` process over Zenoh; the agent finishes the episode
 //! on the old model and starts the next one on the new; models with a wrong
 //! hash, another team's dimensions or unreadable bytes are refused and the
-//! running model stays.
+//! running model stays. An agent that trusts an operator's key runs only
+//! models that operator signed, each issued after the last.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use murmur::export::{export, VerifySettings};
 use murmur::runtime::keys;
+use murmur::runtime::model_signing::ModelSigner;
+use murmur::runtime::model_update::model_message;
 use murmur::runtime::policy::OnnxPolicy;
 use murmur::runtime::wire::{ActionMsg, ModelFormat, ModelMsg, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::{ActorSpec, Policy};
@@ -119,16 +122,20 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     // Refused: another team's model, a wrong hash, bytes that are no model.
     deploy(&other_team);
     let bytes = std::fs::read(&model_a).unwrap();
-    let tampered =
-        ModelMsg { version: WIRE_VERSION, sha256: [0; 32], spec: SPEC, format: ModelFormat::Onnx, model: &bytes };
-    let garbage = b"not an onnx file at all";
-    let garbage_msg = ModelMsg {
+    let unsigned = |sha256: [u8; 32], model: &'static [u8]| ModelMsg {
         version: WIRE_VERSION,
-        sha256: Sha256::digest(garbage).into(),
+        sha256,
         spec: SPEC,
         format: ModelFormat::Onnx,
-        model: garbage,
+        issued: 1,
+        signer: [0; 32],
+        signature: &[],
+        model,
     };
+    let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+    let tampered = unsigned([0; 32], bytes);
+    let garbage = b"not an onnx file at all";
+    let garbage_msg = unsigned(Sha256::digest(garbage).into(), garbage);
     for msg in [tampered, garbage_msg] {
         let mut out = vec![0u8; ModelMsg::max_encoded_len(msg.model.len())];
         let payload = msg.encode(&mut out).unwrap().to_vec();
@@ -195,5 +202,86 @@ fn an_agent_that_starts_after_a_held_deploy_runs_the_deployed_model() {
     };
     let expected = OnnxPolicy::load(&model_b, 0).unwrap().step(&obs, &[1.0; 4]).unwrap().probs.to_vec();
     assert!(reply.probs.iter().zip(&expected).all(|(x, y)| (x - y).abs() < 1e-6), "{:?} vs {expected:?}", reply.probs);
+    let _ = session.close().wait();
+}
+
+#[test]
+fn a_trusting_agent_runs_only_models_its_operator_signed_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let model_a = exported(dir.path(), "a", SPEC, 1);
+    let model_b = exported(dir.path(), "b", SPEC, 2);
+    let model_c = exported(dir.path(), "c", SPEC, 4);
+    let keys_dir = dir.path().join("keys");
+    for name in ["operator", "stranger"] {
+        let out = murmur_command().args(["keys", "signer"]).arg(&keys_dir).args(["--name", name]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = murmur_command().args(["keys", "signer"]).arg(&keys_dir).output().unwrap();
+    assert!(!out.status.success(), "a signing key was overwritten");
+    let endpoint = free_endpoint();
+    let swarm = format!("signed{}", std::process::id());
+    let trusted = keys_dir.join("operator.pub");
+    let _agent = agent(&model_a, &swarm, "0", &["--listen", &endpoint, "--trust-model-key", trusted.to_str().unwrap()]);
+    let session = session_to(&endpoint);
+    let base = format!("murmur/{swarm}/agent/0");
+    let start = Instant::now();
+    while session.liveliness().get(&base).wait().unwrap().recv_timeout(Duration::from_secs(1)).ok().flatten().is_none()
+    {
+        assert!(start.elapsed() < Duration::from_secs(60), "the agent never came up");
+    }
+    let observations = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
+    let actions = session.declare_subscriber(format!("{base}/act")).wait().unwrap();
+    let mut buf = [0u8; MAX_MESSAGE_BYTES];
+    // The model that answers an episode start.
+    let mut model_at = |episode: u64| -> [u8; 32] {
+        let msg = ObservationMsg {
+            version: WIRE_VERSION,
+            session: 1,
+            episode,
+            step: 0,
+            reset: true,
+            obs: heapless::Vec::from_slice(&[0.1; 6]).unwrap(),
+            avail: heapless::Vec::from_slice(&[1.0; 4]).unwrap(),
+        };
+        observations.put(msg.encode(&mut buf).unwrap().to_vec()).wait().unwrap();
+        let sample = actions.recv_timeout(Duration::from_secs(10)).unwrap().expect("an answer");
+        ActionMsg::decode(&sample.payload().to_bytes(), &SPEC).unwrap().model_sha256
+    };
+    assert_eq!(model_at(1), sha(&model_a));
+    let deploy = |model: &Path, sign: Option<&str>| {
+        let mut cmd = murmur_command();
+        cmd.args(["deploy", "--model"]).arg(model).args(["--swarm", &swarm, "--connect", &endpoint]);
+        if let Some(key) = sign {
+            cmd.arg("--sign").arg(keys_dir.join(key));
+        }
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    let put = |payload: Vec<u8>| session.put(keys::model(&swarm), payload).wait().unwrap();
+    let operator = ModelSigner::load(&keys_dir.join("operator.key")).unwrap();
+
+    // Refused: unsigned, signed by a stranger, and the operator's signed
+    // model with one bit of the file flipped and its hash recomputed.
+    deploy(&model_b, None);
+    deploy(&model_b, Some("stranger.key"));
+    let (payload, _) = model_message(&model_b, ModelFormat::Onnx, &swarm, 5, Some(&operator)).unwrap();
+    let msg = ModelMsg::decode(&payload).unwrap();
+    let mut flipped = msg.model.to_vec();
+    let k = flipped.len() / 2;
+    flipped[k] ^= 0x10;
+    let forged = ModelMsg { sha256: Sha256::digest(&flipped).into(), model: &flipped, ..msg.clone() };
+    put(forged.encode(&mut vec![0u8; ModelMsg::max_encoded_len(flipped.len())]).unwrap().to_vec());
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(model_at(2), sha(&model_a), "a model the operator did not sign was run");
+
+    // Signed by the operator: taken at the next episode.
+    deploy(&model_b, Some("operator.key"));
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(model_at(3), sha(&model_b), "the operator's model did not take over");
+    // An older signed model (issued before B), replayed: refused.
+    let (older, _) = model_message(&model_c, ModelFormat::Onnx, &swarm, 5, Some(&operator)).unwrap();
+    put(older);
+    std::thread::sleep(Duration::from_millis(3000));
+    assert_eq!(model_at(4), sha(&model_b), "a replayed older model was run");
     let _ = session.close().wait();
 }

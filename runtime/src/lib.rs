@@ -17,6 +17,8 @@ pub mod agent;
 #[cfg(feature = "std")]
 pub mod keys;
 #[cfg(feature = "models")]
+pub mod model_signing;
+#[cfg(feature = "models")]
 pub mod model_update;
 pub mod policy;
 pub mod spec;

@@ -25,6 +25,7 @@ use zenoh::Wait;
 
 use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
 use crate::keys;
+use crate::model_signing::ModelTrust;
 use crate::model_update::{lock, ModelOutcome, ModelUpdates};
 use crate::policy::{NanoPolicy, OnnxPolicy, Policy, PolicyError};
 use crate::wire::{ActionMsg, ModelFormat, MAX_MESSAGE_BYTES};
@@ -44,6 +45,10 @@ pub struct SwarmAgentOptions {
     pub zenoh: ZenohOptions,
     /// The failsafes.
     pub failsafe: AgentConfig,
+    /// Public keys whose signed models this agent runs (`--trust-model-key`);
+    /// empty: any model whose hash, format and fit check out (an open
+    /// swarm, for a trusted bench).
+    pub trusted_model_keys: Vec<PathBuf>,
 }
 
 /// What a finished run counted.
@@ -79,6 +84,9 @@ pub enum SwarmError {
     /// Zenoh failed (config, session, declarations).
     #[error("zenoh: {0}")]
     Zenoh(String),
+    /// A trusted key file cannot be used.
+    #[error(transparent)]
+    Key(#[from] crate::model_signing::KeyError),
 }
 
 pub use crate::model_update::model_message;
@@ -167,6 +175,17 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
 /// models arriving on [`keys::model`] are checked and loaded beside the
 /// running one and take over at the next episode start.
 pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary, SwarmError> {
+    // Keys first: a typo in a key path must not start an agent that runs
+    // anyone's model.
+    let trust = if options.trusted_model_keys.is_empty() {
+        log::warn!(
+            "no --trust-model-key: this agent runs any well-formed model anyone on the network deploys (an open \
+             swarm, for a trusted bench only; docs/security.md)"
+        );
+        None
+    } else {
+        Some(ModelTrust::load(&options.swarm, &options.trusted_model_keys)?)
+    };
     let bytes =
         std::fs::read(&options.model).map_err(|source| SwarmError::Io { path: options.model.clone(), source })?;
     let sha: [u8; 32] = Sha256::digest(&bytes).into();
@@ -175,7 +194,7 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
     let result = match options.format {
         ModelFormat::Onnx => {
             let load = move |model: &[u8]| OnnxPolicy::from_bytes(model, "(received over Zenoh)", id);
-            serve(OnnxPolicy::load(&options.model, id)?, sha, load, options, &session, stop)
+            serve(OnnxPolicy::load(&options.model, id)?, sha, (load, trust), options, &session, stop)
         }
         ModelFormat::Nano => {
             // Nano policies read their weights in place: each model's bytes
@@ -183,7 +202,7 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
             // stays allocated; swaps are rare).
             let leak = |b: Vec<u8>| -> &'static [u8] { Box::leak(b.into_boxed_slice()) };
             let load = move |model: &[u8]| NanoPolicy::new(leak(model.to_vec()), id);
-            serve(NanoPolicy::new(leak(bytes), id)?, sha, load, options, &session, stop)
+            serve(NanoPolicy::new(leak(bytes), id)?, sha, (load, trust), options, &session, stop)
         }
     };
     let _ = session.close().wait();
@@ -193,7 +212,7 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
 fn serve<P: Policy + Send + 'static>(
     policy: P,
     sha: [u8; 32],
-    load: impl Fn(&[u8]) -> Result<P, PolicyError> + Send + Sync + 'static,
+    (load, trust): (impl Fn(&[u8]) -> Result<P, PolicyError> + Send + Sync + 'static, Option<ModelTrust>),
     options: &SwarmAgentOptions,
     session: &zenoh::Session,
     stop: &AtomicBool,
@@ -235,7 +254,7 @@ fn serve<P: Policy + Send + 'static>(
     let _token = session.liveliness().declare_token(token_key).wait().map_err(zenoh_err("declare liveliness token"))?;
     // Models are checked and loaded on a helper thread, beside the running
     // one, so observations keep being answered meanwhile.
-    let updates = ModelUpdates::new(options.format, load);
+    let updates = ModelUpdates::new(options.format, trust, load);
     log::info!(
         "agent {} of swarm `{}` ready: {} observations, {} actions; listening on {obs_key}",
         options.id,

@@ -212,6 +212,16 @@ pub struct ModelMsg<'a> {
     pub spec: ActorSpec,
     /// How `model` is encoded.
     pub format: ModelFormat,
+    /// When the operator issued it, microseconds since the Unix epoch:
+    /// agents that check signatures refuse a model issued no later than the
+    /// one they run (a replayed older model).
+    pub issued: u64,
+    /// The ed25519 public key that signed it (zero when unsigned).
+    pub signer: [u8; 32],
+    /// The ed25519 signature of the model's identity (64 bytes; empty when
+    /// unsigned). See `model_signing`.
+    #[serde(borrow)]
+    pub signature: &'a [u8],
     /// The model file's bytes.
     #[serde(borrow)]
     pub model: &'a [u8],
@@ -229,7 +239,7 @@ impl<'a> ModelMsg<'a> {
     /// Bytes [`encode`](Self::encode) needs at most for a model of `len`
     /// bytes.
     pub fn max_encoded_len(len: usize) -> usize {
-        len + 128
+        len + 256
     }
 
     /// Decodes `bytes` (the version first, nothing trailing). The hash is
@@ -475,8 +485,16 @@ mod tests {
     #[test]
     fn model_messages_borrow_the_model_and_check_the_version() {
         let model = [7u8, 1, 2, 3, 4, 5];
-        let msg =
-            ModelMsg { version: WIRE_VERSION, sha256: [9; 32], spec: SPEC, format: ModelFormat::Nano, model: &model };
+        let msg = ModelMsg {
+            version: WIRE_VERSION,
+            sha256: [9; 32],
+            spec: SPEC,
+            format: ModelFormat::Nano,
+            issued: 5,
+            signer: [0; 32],
+            signature: &[],
+            model: &model,
+        };
         let mut buf = [0u8; 256];
         let bytes = msg.encode(&mut buf).unwrap().to_vec();
         assert!(bytes.len() <= ModelMsg::max_encoded_len(model.len()));

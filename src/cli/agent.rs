@@ -36,6 +36,11 @@ pub struct AgentArgs {
     /// The action sent when the policy cannot decide.
     #[arg(long, default_value_t = 0)]
     pub safe_action: usize,
+    /// Run only deployed models signed by this operator key (a public key
+    /// file from `murmur keys signer`; repeat for several operators).
+    /// Without it, any well-formed model is run (a trusted bench only).
+    #[arg(long = "trust-model-key", value_name = "PUBLIC_KEY")]
+    pub trust_model_keys: Vec<PathBuf>,
     /// Stop cleanly when standard input closes (the swarm launcher uses it,
     /// so agents never outlive their coordinator).
     #[arg(long)]
@@ -51,6 +56,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         id: args.id,
         zenoh: args.zenoh.options(),
         failsafe: AgentConfig { safe_action: args.safe_action, stale_after: Duration::from_millis(args.stale_after) },
+        trusted_model_keys: args.trust_model_keys,
     };
     // Runs until Ctrl-C, SIGTERM or (when asked) the end of standard input;
     // the liveliness token goes with the session.

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use murmur::runtime::agent::hex;
+use murmur::runtime::model_signing::ModelSigner;
 use murmur::runtime::ModelFormat;
 use murmur::runtime::{keys, swarm};
 use zenoh::Wait;
@@ -36,12 +37,21 @@ pub struct DeployArgs {
     /// no agent needs to be running yet.
     #[arg(long)]
     pub hold: bool,
+    /// Sign the model with this operator key (a private key file from
+    /// `murmur keys signer`); agents started with --trust-model-key run only
+    /// signed models.
+    #[arg(long, value_name = "PRIVATE_KEY")]
+    pub sign: Option<PathBuf>,
     #[command(flatten)]
     pub zenoh: ZenohArgs,
 }
 
 pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.model.is_file(), "--model {}: no such file", args.model.display());
+    let signer = args.sign.as_deref().map(ModelSigner::load).transpose()?;
+    if signer.is_none() {
+        log::warn!("--sign not given: the model goes out unsigned, and agents that trust operator keys refuse it");
+    }
     let config = swarm::zenoh_config(&args.zenoh.options())?;
     let session = zenoh::open(config).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
     let tokens = keys::agent_tokens(&args.swarm);
@@ -67,15 +77,21 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     );
     let backend = args.backend;
     let cannot_send = || format!("cannot send {}", args.model.display());
-    let (payload, sha) = swarm::model_message(&args.model, backend).with_context(cannot_send)?;
+    // The issue time orders deploys: agents refuse a signed model issued no
+    // later than the one they took (a replay).
+    let issued = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_micros();
+    let issued = u64::try_from(issued).unwrap_or(u64::MAX);
+    let (payload, sha) =
+        swarm::model_message(&args.model, backend, &args.swarm, issued, signer.as_ref()).with_context(cannot_send)?;
     // Held before the send, so no agent coming up in between is missed
     // (one that gets both ignores the repeat).
     let holder = if args.hold { Some(swarm::hold_model(&session, &args.swarm, payload.clone())?) } else { None };
     session.put(keys::model(&args.swarm), payload).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
     println!(
-        "sent {} (sha256 {}) to the {agents} agent(s) of swarm `{}`; they switch at their next episode start",
+        "sent {} (sha256 {}, {}) to the {agents} agent(s) of swarm `{}`; they switch at their next episode start",
         args.model.display(),
         hex(&sha),
+        signer.as_ref().map_or("unsigned".to_string(), |k| format!("signed by {}", k.public_hex())),
         args.swarm
     );
     if holder.is_some() {

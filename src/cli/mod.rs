@@ -6,6 +6,7 @@ mod deploy;
 mod eval;
 mod export;
 mod hil;
+mod keys;
 mod learners;
 mod network;
 mod plot;
@@ -43,6 +44,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Run hardware-in-the-loop episodes: robots act on board, the server scores and records.
     Hil(hil::HilArgs),
+    /// Keys of a private swarm (model signing keys).
+    Keys(keys::KeysArgs),
     /// Export a run's actor to an ONNX file, verified against the trained network.
     Export(export::ExportArgs),
     /// Draw episodes of a run's team as an animated GIF.
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Agent(a) => agent::run(a),
         Command::Hil(a) => hil::run(a),
         Command::Deploy(a) => deploy::run(a),
+        Command::Keys(a) => keys::run(a),
         Command::Render(a) => render::run(a),
         Command::Plot(a) => plot::run(a),
         Command::Summary(a) => summary::run(a),
