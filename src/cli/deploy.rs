@@ -49,9 +49,6 @@ pub struct DeployArgs {
 pub fn run(args: DeployArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.model.is_file(), "--model {}: no such file", args.model.display());
     let signer = args.sign.as_deref().map(ModelSigner::load).transpose()?;
-    if signer.is_none() {
-        log::warn!("--sign not given: the model goes out unsigned, and agents that trust operator keys refuse it");
-    }
     let config = swarm::zenoh_config(&args.zenoh.options())?;
     let session = zenoh::open(config).wait().map_err(|e| anyhow::anyhow!("zenoh: {e}"))?;
     let tokens = keys::agent_tokens(&args.swarm);
@@ -75,6 +72,9 @@ pub fn run(args: DeployArgs) -> anyhow::Result<()> {
         args.swarm,
         args.wait
     );
+    if signer.is_none() {
+        log::warn!("--sign not given: the model goes out unsigned, and agents that trust operator keys refuse it");
+    }
     let backend = args.backend;
     let cannot_send = || format!("cannot send {}", args.model.display());
     // The issue time orders deploys: agents refuse a signed model issued no
