@@ -324,6 +324,7 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
         format: ModelFormat::Onnx,
         swarm: swarm.clone(),
         connect: vec![endpoint],
+        zenoh_config: None,
         stale_after_ms: 5000,
         safe_action: 0,
         low_latency: false,

@@ -5,6 +5,11 @@
 //! from the coordinator, so [`Swarm::stop`] only closes the pipes and the
 //! agents end cleanly, and a coordinator that is killed takes its agents
 //! with it (the pipes close with the process) instead of leaving orphans.
+//!
+//! Agents inherit the coordinator's Zenoh settings (its config file, the
+//! low-latency transport) and listen on loopback only: they share the
+//! coordinator's machine, and nothing else on the network has a reason to
+//! reach them.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -27,6 +32,9 @@ pub struct AgentLaunch {
     pub swarm: String,
     /// Zenoh endpoints the agents connect to (the coordinator's).
     pub connect: Vec<String>,
+    /// The coordinator's Zenoh config file (TLS, access control), which the
+    /// agents load too.
+    pub zenoh_config: Option<PathBuf>,
     /// Milliseconds of silence before an agent sends its safe action.
     pub stale_after_ms: u64,
     /// The agents' safe action.
@@ -34,6 +42,9 @@ pub struct AgentLaunch {
     /// Zenoh's low-latency transport (must match the coordinator's).
     pub low_latency: bool,
 }
+
+/// Where spawned agents listen: loopback, a port the system picks.
+pub const LOOPBACK_ANY_PORT: &str = "tcp/127.0.0.1:0";
 
 /// Running agent processes, by robot id.
 #[derive(Debug)]
@@ -67,6 +78,10 @@ impl Swarm {
             .stdout(Stdio::null());
         for e in &l.connect {
             cmd.args(["--connect", e]);
+        }
+        cmd.args(["--listen", LOOPBACK_ANY_PORT]);
+        if let Some(config) = &l.zenoh_config {
+            cmd.arg("--zenoh-config").arg(config);
         }
         if l.low_latency {
             cmd.arg("--low-latency");
@@ -125,6 +140,45 @@ impl Drop for Swarm {
         for (_, child) in &mut self.agents {
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spawned_agents_get_the_coordinators_config_and_listen_on_loopback_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let args_file = dir.path().join("args");
+        let exe = dir.path().join("fake-murmur");
+        std::fs::write(&exe, format!("#!/bin/sh\necho \"$@\" > {}\n", args_file.display())).unwrap();
+        std::fs::set_permissions(&exe, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let launch = AgentLaunch {
+            exe,
+            model: "actor.onnx".into(),
+            format: ModelFormat::Onnx,
+            swarm: "lab".into(),
+            connect: vec!["tls/127.0.0.1:7447".into()],
+            zenoh_config: Some("private.json5".into()),
+            stale_after_ms: 300,
+            safe_action: 0,
+            low_latency: true,
+        };
+        let swarm = Swarm::spawn(launch, 1).unwrap();
+        let statuses = swarm.stop(Duration::from_secs(5));
+        assert!(statuses[0].1.is_some_and(|s| s.success()));
+        let args = std::fs::read_to_string(&args_file).unwrap();
+        for expected in [
+            "--listen tcp/127.0.0.1:0",
+            "--zenoh-config private.json5",
+            "--connect tls/127.0.0.1:7447",
+            "--low-latency",
+            "--swarm lab --id 0",
+        ] {
+            assert!(args.contains(expected), "`{expected}` missing from: {args}");
         }
     }
 }

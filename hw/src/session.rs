@@ -94,10 +94,12 @@ pub fn run_hil(
         None => None,
     };
     // Spawned agents on one machine: the coordinator listens on a loopback
-    // port and the agents connect to it, unless endpoints were given.
+    // port and the agents connect to it, unless endpoints were given (a
+    // config file's own endpoints give way to it; the agents load the
+    // same file, and listen on loopback only).
     let mut zenoh = run.zenoh.clone();
     let mut agent_connect = zenoh.connect.clone();
-    if run.spawn.is_some() && zenoh.listen.is_empty() && zenoh.connect.is_empty() && zenoh.config.is_none() {
+    if run.spawn.is_some() && zenoh.listen.is_empty() && zenoh.connect.is_empty() {
         let endpoint = format!("tcp/127.0.0.1:{}", free_port()?);
         zenoh.listen.push(endpoint.clone());
         agent_connect.push(endpoint);
@@ -114,6 +116,7 @@ pub fn run_hil(
                 format: s.format,
                 swarm: run.swarm.clone(),
                 connect: agent_connect,
+                zenoh_config: zenoh.config.clone(),
                 stale_after_ms: s.stale_after_ms,
                 safe_action: run.options.safe_action,
                 low_latency: zenoh.low_latency,
