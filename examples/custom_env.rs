@@ -12,7 +12,7 @@
 
 use murmur::train::config::Config;
 use murmur::train::env::{Environment, StepOutcome};
-use murmur::train::eval::{uniform_random_returns, ReturnStats};
+use murmur::train::eval::uniform_random;
 use murmur::train::trainer::Trainer;
 use rand::{Rng, SeedableRng};
 
@@ -96,7 +96,7 @@ fn main() -> anyhow::Result<()> {
         }
     })?;
     let learned = trainer.evaluate(200, true)?;
-    let random = ReturnStats::of(&uniform_random_returns(&mut Rendezvous::new(3), 200, 7));
+    let random = uniform_random(&mut Rendezvous::new(3), 200, 7);
     println!("learned: {learned}\nrandom:  {random}");
     Ok(())
 }

@@ -14,7 +14,7 @@ use murmur::train::config::Config;
 use murmur::train::dataset::collect::{self, Behaviour};
 use murmur::train::dataset::{DatasetReader, DatasetWriter};
 use murmur::train::env::batch::Dims;
-use murmur::train::eval::{uniform_random_returns, ReturnStats};
+use murmur::train::eval::uniform_random;
 use murmur::train::rollout::ActionSelection;
 use murmur::train::trainer::Trainer;
 
@@ -41,7 +41,7 @@ fn bc_cql_and_icq_recover_most_of_a_good_datasets_return_on_spread() {
     let behaviour = Behaviour::Policy { actor: expert.actor(), selection: ActionSelection::Sample { epsilon: 0.0 } };
     collect::collect(&make_env, behaviour, 300, 32, 7, &mut writer, |_| {}).unwrap();
     let data = DatasetReader::open(dir.path()).unwrap().manifest().summary.mean_return;
-    let random = ReturnStats::of(&uniform_random_returns(make_env().as_mut(), 1000, 99)).mean;
+    let random = uniform_random(make_env().as_mut(), 1000, 99).mean;
     let score = |r: f64| 100.0 * (r - random) / (data - random);
 
     let updates = 300u64;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use murmur_train::checkpoint;
 use murmur_train::config::DeviceChoice;
-use murmur_train::eval::{uniform_random_returns, ReturnStats};
+use murmur_train::eval::uniform_random;
 use murmur_train::trainer::Trainer;
 
 /// Arguments of `murmur eval`.
@@ -43,8 +43,7 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         meta.env_steps
     );
     println!("  policy:          {stats}");
-    let random =
-        ReturnStats::of(&uniform_random_returns(cfg.env.build().as_mut(), args.episodes, cfg.seed ^ 0x5eed_e7a1));
+    let random = uniform_random(cfg.env.build().as_mut(), args.episodes, cfg.seed ^ 0x5eed_e7a1);
     println!("  uniform random:  {random}");
     Ok(())
 }

@@ -16,7 +16,7 @@ use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::swarm::ZenohOptions;
 use murmur_train::checkpoint;
 use murmur_train::config::{Config, DeviceChoice};
-use murmur_train::eval::{uniform_random_returns, ReturnStats};
+use murmur_train::eval::{uniform_random, ReturnStats};
 use murmur_train::trainer::Trainer;
 
 use super::network::stop_on_signal;
@@ -64,7 +64,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
 
     let episodes = 200;
     let learned = trainer.evaluate(episodes, true)?;
-    let random = ReturnStats::of(&uniform_random_returns(cfg.env.build().as_mut(), episodes, cfg.seed ^ 0x5eed_e7a1));
+    let random = uniform_random(cfg.env.build().as_mut(), episodes, cfg.seed ^ 0x5eed_e7a1);
     println!(
         "after {} environment steps ({} episodes), in the simulator:",
         trainer.progress().env_steps,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 
 use murmur::train::config::Config;
-use murmur::train::eval::{uniform_random_returns, ReturnStats};
+use murmur::train::eval::{uniform_random, ReturnStats};
 use murmur::train::trainer::Trainer;
 use zenoh::Wait;
 
@@ -23,7 +23,7 @@ pub fn train_and_compare(preset: &str, t_max: u64, seed: u64) -> (ReturnStats, R
     let mut trainer = Trainer::new(cfg.clone()).expect("trainer builds");
     trainer.train(|_| {}).expect("training runs");
     let learned = trainer.evaluate(500, true).expect("evaluation runs");
-    let random = ReturnStats::of(&uniform_random_returns(cfg.env.build().as_mut(), 1000, 99));
+    let random = uniform_random(cfg.env.build().as_mut(), 1000, 99);
     eprintln!("{preset}: {t_max} steps, seed {seed}\n  learned (greedy): {learned}\n  uniform random:   {random}");
     (learned, random)
 }

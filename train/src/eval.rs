@@ -61,11 +61,25 @@ impl std::fmt::Display for ReturnStats {
 /// Returns of `episodes` episodes where every agent picks uniformly among
 /// its available actions; episode `k` is seeded `seed + k`.
 pub fn uniform_random_returns(env: &mut dyn Environment, episodes: usize, seed: u64) -> Vec<f64> {
+    uniform_random_episodes(env, episodes, seed).0
+}
+
+/// The same episodes summarised: returns, and on tasks with a win
+/// condition the share won.
+pub fn uniform_random(env: &mut dyn Environment, episodes: usize, seed: u64) -> ReturnStats {
+    let (returns, wins) = uniform_random_episodes(env, episodes, seed);
+    ReturnStats::of(&returns).with_wins(&wins)
+}
+
+/// Returns and (for tasks with a win condition) outcomes of uniformly
+/// random episodes.
+fn uniform_random_episodes(env: &mut dyn Environment, episodes: usize, seed: u64) -> (Vec<f64>, Vec<bool>) {
     let mut rng = Pcg64::seed_from_u64(seed);
     let (n, a) = (env.n_agents(), env.n_actions());
     let mut actions = vec![0; n];
     let mut avail = vec![0.0f32; a];
-    (0..episodes)
+    let mut wins = Vec::new();
+    let returns = (0..episodes)
         .map(|k| {
             env.reset(seed.wrapping_add(k as u64));
             let mut ret = 0.0;
@@ -81,9 +95,11 @@ pub fn uniform_random_returns(env: &mut dyn Environment, episodes: usize, seed: 
                     break;
                 }
             }
+            wins.extend(env.won());
             ret
         })
-        .collect()
+        .collect();
+    (returns, wins)
 }
 
 #[cfg(test)]
@@ -100,5 +116,15 @@ mod tests {
         // Random agents on the junction score 1 half of the time.
         let r = uniform_random_returns(&mut Junction::new(), 4000, 1);
         assert!((mean(&r) - 0.5).abs() < 0.03, "{}", mean(&r));
+        assert_eq!(uniform_random(&mut Junction::new(), 10, 1).win_rate, None, "the junction has no win condition");
+    }
+
+    #[test]
+    fn random_allies_lose_every_3m_battle_and_say_so() {
+        use crate::env::{Battle, BattleConfig};
+        let mut env = Battle::from_config(&BattleConfig::default()).expect("3m");
+        let stats = uniform_random(&mut env, 50, 3);
+        assert_eq!(stats.win_rate, Some(0.0));
+        assert!(stats.mean > 0.0 && stats.mean < 0.5, "{stats}");
     }
 }
