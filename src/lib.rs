@@ -10,6 +10,7 @@
 //! - [`hw`] (`murmur-hw`): hardware-in-the-loop episodes.
 #![warn(missing_docs)]
 
+pub mod pki;
 pub mod plot;
 pub mod render;
 pub mod summary;

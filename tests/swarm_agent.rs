@@ -1,8 +1,8 @@
 //! End to end: `murmur agent` as a separate process over real Zenoh on
 //! loopback. It declares its liveliness token, answers observations with
 //! the policy's action (the same as running the file locally), answers a
-//! malformed payload and silence with the safe action, and after being
-//! killed and restarted it serves again.
+//! malformed payload and a replay with nothing and silence with the safe
+//! action, and after being killed and restarted it serves again.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -137,6 +137,37 @@ pub struct ZenohOptions {
     /// batching): a lower tail on the round trip. Every process of the swarm
     /// must use it, or their links do not open.
     pub low_latency: bool,
+    /// Join a private swarm: mutual TLS only, with this member's
+    /// certificate from the swarm's authority.
+    pub private: Option<PrivateSwarm>,
+}
+
+/// A member of a private swarm: the directory of `murmur keys` (the
+/// authority's `ca.pem`, the member's `NAME.pem` and `NAME.key`) and the
+/// member's name (`coordinator`, `robot-N`, `operator`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateSwarm {
+    /// The keys directory.
+    pub dir: PathBuf,
+    /// The member's name.
+    pub member: String,
+}
+
+impl PrivateSwarm {
+    /// The authority's certificate, the member's certificate and key.
+    pub fn files(&self) -> [PathBuf; 3] {
+        let file = |name: String| self.dir.join(name);
+        [file("ca.pem".into()), file(format!("{}.pem", self.member)), file(format!("{}.key", self.member))]
+    }
+
+    /// `endpoint` over TLS: `tcp/...` becomes `tls/...`; other protocols
+    /// are refused by Zenoh's protocol list.
+    pub fn endpoint(endpoint: &str) -> String {
+        match endpoint.strip_prefix("tcp/") {
+            Some(rest) => format!("tls/{rest}"),
+            None => endpoint.to_string(),
+        }
+    }
 }
 
 /// The Zenoh config of `options`: the file's (or Zenoh's defaults), with
@@ -154,7 +185,41 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
         let what = what.to_string();
         move |e: zenoh::Error| SwarmError::Zenoh(format!("{what}: {e}"))
     };
-    for (key, endpoints) in [("listen/endpoints", &options.listen), ("connect/endpoints", &options.connect)] {
+    let (mut listen, mut connect) = (options.listen.clone(), options.connect.clone());
+    if let Some(private) = &options.private {
+        for path in private.files() {
+            if !path.is_file() {
+                return Err(SwarmError::Zenoh(format!(
+                    "private swarm: {} is missing (murmur keys init / murmur keys issue)",
+                    path.display()
+                )));
+            }
+        }
+        let [ca, cert, key] = private.files().map(|p| format!("{:?}", p.display().to_string()));
+        // Mutual TLS only: no plain TCP link, no peer without a certificate
+        // from the swarm's authority. Names are not checked on connect
+        // (robots change addresses); the chain to the authority is.
+        for (k, v) in [
+            ("transport/link/protocols", r#"["tls"]"#.to_string()),
+            ("transport/link/tls/root_ca_certificate", ca),
+            ("transport/link/tls/listen_certificate", cert.clone()),
+            ("transport/link/tls/listen_private_key", key.clone()),
+            ("transport/link/tls/connect_certificate", cert),
+            ("transport/link/tls/connect_private_key", key),
+            ("transport/link/tls/enable_mtls", "true".to_string()),
+            ("transport/link/tls/verify_name_on_connect", "false".to_string()),
+        ] {
+            config.insert_json5(k, &v).map_err(bad(k))?;
+        }
+        listen = listen.iter().map(|e| PrivateSwarm::endpoint(e)).collect();
+        if listen.is_empty() {
+            // Zenoh's default listener is plain TCP, which the protocol list
+            // refuses; any TLS port is as private.
+            listen.push("tls/[::]:0".to_string());
+        }
+        connect = connect.iter().map(|e| PrivateSwarm::endpoint(e)).collect();
+    }
+    for (key, endpoints) in [("listen/endpoints", &listen), ("connect/endpoints", &connect)] {
         if !endpoints.is_empty() {
             let json = format!("[{}]", endpoints.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(","));
             config.insert_json5(key, &json).map_err(bad(&format!("endpoints {}", endpoints.join(", "))))?;

@@ -44,7 +44,8 @@ enum Command {
     Deploy(deploy::DeployArgs),
     /// Run hardware-in-the-loop episodes: robots act on board, the server scores and records.
     Hil(hil::HilArgs),
-    /// Keys of a private swarm (model signing keys).
+    /// Keys of a private swarm: its certificate authority, members'
+    /// certificates and model signing keys.
     Keys(keys::KeysArgs),
     /// Export a run's actor to an ONNX file, verified against the trained network.
     Export(export::ExportArgs),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use murmur::runtime::swarm::ZenohOptions;
+use murmur::runtime::swarm::{PrivateSwarm, ZenohOptions};
 
 /// How to join the swarm's Zenoh network.
 #[derive(Debug, Clone, clap::Args)]
@@ -22,6 +22,14 @@ pub struct ZenohArgs {
     /// of the swarm must use it.
     #[arg(long)]
     pub low_latency: bool,
+    /// Join a private swarm: mutual TLS only, with the certificates of
+    /// `murmur keys` in this directory (tcp/ endpoints become tls/).
+    #[arg(long, value_name = "KEYS_DIR", requires = "member")]
+    pub private: Option<PathBuf>,
+    /// This process's name in the private swarm: coordinator, robot-N or
+    /// operator (its certificate is KEYS_DIR/NAME.pem).
+    #[arg(long, value_name = "NAME", requires = "private")]
+    pub member: Option<String>,
 }
 
 impl ZenohArgs {
@@ -32,6 +40,7 @@ impl ZenohArgs {
             listen: self.listen.clone(),
             connect: self.connect.clone(),
             low_latency: self.low_latency,
+            private: self.private.clone().zip(self.member.clone()).map(|(dir, member)| PrivateSwarm { dir, member }),
         }
     }
 }
