@@ -325,6 +325,7 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
         swarm: swarm.clone(),
         connect: vec![endpoint],
         zenoh_config: None,
+        private_keys: None,
         stale_after_ms: 5000,
         safe_action: 0,
         low_latency: false,

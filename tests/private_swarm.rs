@@ -8,24 +8,36 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use std::sync::atomic::AtomicBool;
+
 use murmur::export::{export_onnx, VerifySettings};
+use murmur::hw::coordinator::{HilOptions, Pacing};
+use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::swarm::{zenoh_config, PrivateSwarm, ZenohOptions};
 use murmur::runtime::wire::{ActionMsg, ActionSource, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::ActorSpec;
+use murmur::runtime::ModelFormat;
 use murmur::train::actor::{Actor, ActorOptions};
 use murmur::train::checkpoint::{self, CheckpointMeta};
+use murmur::train::config::EnvConfig;
 use zenoh::Wait;
 
 mod common;
 use common::{free_port, murmur_command, spawn_agent};
 
 const SPEC: ActorSpec = ActorSpec { obs_dim: 6, n_actions: 4, n_agents: 2, hidden: 16 };
+/// A spread team of 3 (for hardware-in-the-loop episodes).
+const SPREAD: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 16 };
 
 fn exported(dir: &Path) -> PathBuf {
+    exported_as(dir, SPEC)
+}
+
+fn exported_as(dir: &Path, spec: ActorSpec) -> PathBuf {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
-    let _actor = Actor::new(&vs.root(), SPEC, options);
-    let ckpt = checkpoint::save(&dir.join("ckpt"), &vs, &[], CheckpointMeta::untrained(SPEC, options, "t")).unwrap();
+    let _actor = Actor::new(&vs.root(), spec, options);
+    let ckpt = checkpoint::save(&dir.join("ckpt"), &vs, &[], CheckpointMeta::untrained(spec, options, "t")).unwrap();
     let model = dir.join("actor.onnx");
     export_onnx(&ckpt, &model, VerifySettings { sequences: 4, ..Default::default() }).unwrap();
     model
@@ -122,4 +134,40 @@ fn only_members_with_the_swarms_certificates_reach_its_robots() {
     for s in [coordinator, plain, no_certificate, foreign] {
         let _ = s.close().wait();
     }
+}
+
+#[test]
+fn hil_episodes_run_on_a_private_swarm_of_spawned_agents() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = exported_as(dir.path(), SPREAD);
+    let keys_dir = dir.path().join("keys");
+    keys(&keys_dir, &["coordinator", "robot-0", "robot-1", "robot-2"]);
+    let hil = HilRun {
+        env: EnvConfig::parse("spread", &[]).unwrap(),
+        swarm: format!("private-hil{}", std::process::id()),
+        options: HilOptions {
+            episodes: 2,
+            pacing: Pacing::Lockstep,
+            step_timeout: Duration::from_secs(5),
+            join_timeout: Duration::from_secs(60),
+            ..Default::default()
+        },
+        record: None,
+        critic: None,
+        spawn: Some(SpawnAgents {
+            exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
+            model,
+            format: ModelFormat::Onnx,
+            stale_after_ms: 5000,
+        }),
+        zenoh: ZenohOptions {
+            private: Some(PrivateSwarm { dir: keys_dir, member: "coordinator".into() }),
+            ..Default::default()
+        },
+    };
+    let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
+    println!("{summary}");
+    assert_eq!(summary.episodes.len(), 2);
+    assert!(summary.episodes.iter().all(|e| e.steps == 25 && e.incomplete_reason.is_none()), "{summary:?}");
+    assert_eq!(summary.deadline_misses(), [0, 0, 0]);
 }

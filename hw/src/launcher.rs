@@ -7,7 +7,8 @@
 //! with it (the pipes close with the process) instead of leaving orphans.
 //!
 //! Agents inherit the coordinator's Zenoh settings (its config file, the
-//! low-latency transport) and listen on loopback only: they share the
+//! low-latency transport, its private swarm with each robot's own
+//! certificate) and listen on loopback only: they share the
 //! coordinator's machine, and nothing else on the network has a reason to
 //! reach them.
 
@@ -35,6 +36,9 @@ pub struct AgentLaunch {
     /// The coordinator's Zenoh config file (TLS, access control), which the
     /// agents load too.
     pub zenoh_config: Option<PathBuf>,
+    /// The private swarm's keys directory, when the coordinator joined one:
+    /// robot N's agent joins as member `robot-N`.
+    pub private_keys: Option<PathBuf>,
     /// Milliseconds of silence before an agent sends its safe action.
     pub stale_after_ms: u64,
     /// The agents' safe action.
@@ -82,6 +86,9 @@ impl Swarm {
         cmd.args(["--listen", LOOPBACK_ANY_PORT]);
         if let Some(config) = &l.zenoh_config {
             cmd.arg("--zenoh-config").arg(config);
+        }
+        if let Some(keys) = &l.private_keys {
+            cmd.arg("--private").arg(keys).args(["--member", &format!("robot-{id}")]);
         }
         if l.low_latency {
             cmd.arg("--low-latency");
@@ -163,6 +170,7 @@ mod tests {
             swarm: "lab".into(),
             connect: vec!["tls/127.0.0.1:7447".into()],
             zenoh_config: Some("private.json5".into()),
+            private_keys: Some("keys".into()),
             stale_after_ms: 300,
             safe_action: 0,
             low_latency: true,
@@ -177,6 +185,7 @@ mod tests {
             "--connect tls/127.0.0.1:7447",
             "--low-latency",
             "--swarm lab --id 0",
+            "--private keys --member robot-0",
         ] {
             assert!(args.contains(expected), "`{expected}` missing from: {args}");
         }

@@ -117,6 +117,7 @@ pub fn run_hil(
                 swarm: run.swarm.clone(),
                 connect: agent_connect,
                 zenoh_config: zenoh.config.clone(),
+                private_keys: zenoh.private.as_ref().map(|p| p.dir.clone()),
                 stale_after_ms: s.stale_after_ms,
                 safe_action: run.options.safe_action,
                 low_latency: zenoh.low_latency,
