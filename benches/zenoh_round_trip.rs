@@ -6,7 +6,7 @@
 //! own receive callback too.
 //!
 //! ```sh
-//! cargo bench --bench zenoh_round_trip    # Zenoh's default transport, then --low-latency
+//! cargo bench --bench zenoh_round_trip    # open, then private (mutual TLS); default transport, then --low-latency
 //! ```
 
 use std::net::TcpListener;
@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use murmur::export::{export, ModelFormat, VerifySettings};
-use murmur::runtime::swarm::{zenoh_config, ZenohOptions};
+use murmur::runtime::swarm::{zenoh_config, PrivateSwarm, ZenohOptions};
 use murmur::runtime::wire::{ActionMsg, ActionSource, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::ActorSpec;
 use murmur::train::actor::{Actor, ActorOptions};
@@ -48,8 +48,9 @@ impl Drop for Agent {
     }
 }
 
-/// Round-trip times in microseconds, sorted.
-fn round_trips(model: &Path, backend: &str, n: usize, low_latency: bool) -> Vec<f64> {
+/// Round-trip times in microseconds, sorted. With `private` (a keys
+/// directory) the agent and this client join a private swarm: mutual TLS.
+fn round_trips(model: &Path, backend: &str, n: usize, low_latency: bool, private: Option<&Path>) -> Vec<f64> {
     let port = TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
     let endpoint = format!("tcp/127.0.0.1:{port}");
     let swarm = format!("rtt{}{backend}", std::process::id());
@@ -63,10 +64,13 @@ fn round_trips(model: &Path, backend: &str, n: usize, low_latency: bool) -> Vec<
     if low_latency {
         agent.arg("--low-latency");
     }
-    let mut cfg = zenoh_config(&ZenohOptions { low_latency, ..Default::default() }).expect("config");
+    if let Some(keys) = private {
+        agent.arg("--private").arg(keys).args(["--member", "robot-0"]);
+    }
+    let member = private.map(|dir| PrivateSwarm { dir: dir.to_path_buf(), member: "coordinator".into() });
+    let options = ZenohOptions { low_latency, connect: vec![endpoint.clone()], private: member, ..Default::default() };
+    let cfg = zenoh_config(&options).expect("config");
     let _agent = Agent(agent.spawn().expect("start murmur agent"));
-    cfg.insert_json5("connect/endpoints", &format!(r#"["{endpoint}"]"#)).expect("config");
-    cfg.insert_json5("scouting/multicast/enabled", "false").expect("config");
     let session = zenoh::open(cfg).wait().expect("zenoh session");
     let base = format!("murmur/{swarm}/agent/0");
     let start = Instant::now();
@@ -140,17 +144,24 @@ fn main() {
     let n = if full { 10_000 } else { 200 };
     let dir = tempfile::tempdir().expect("temp dir");
     let (onnx, nano) = models(dir.path());
-    for low_latency in [false, true] {
-        for (backend, model) in [("nano", &nano), ("onnx", &onnx)] {
-            let t = round_trips(model, backend, n, low_latency);
-            let q = |p: f64| t[((p * t.len() as f64).ceil() as usize).clamp(1, t.len()) - 1];
-            let transport = if low_latency { "low-latency transport" } else { "default transport" };
-            println!(
-                "zenoh round trip observation -> murmur agent ({backend}) -> action, loopback, {transport}, {n} trips: p50 {:.0} us, p99 {:.0} us, max {:.0} us",
+    let keys = dir.path().join("keys");
+    murmur::pki::init(&keys, "bench").expect("authority");
+    for member in ["coordinator", "robot-0"] {
+        murmur::pki::issue(&keys, member).expect("certificate");
+    }
+    for (swarm_kind, private) in [("open swarm", None), ("private swarm (mutual TLS)", Some(keys.as_path()))] {
+        for low_latency in [false, true] {
+            for (backend, model) in [("nano", &nano), ("onnx", &onnx)] {
+                let t = round_trips(model, backend, n, low_latency, private);
+                let q = |p: f64| t[((p * t.len() as f64).ceil() as usize).clamp(1, t.len()) - 1];
+                let transport = if low_latency { "low-latency transport" } else { "default transport" };
+                println!(
+                "zenoh round trip observation -> murmur agent ({backend}) -> action, loopback, {swarm_kind}, {transport}, {n} trips: p50 {:.0} us, p99 {:.0} us, max {:.0} us",
                 q(0.5),
                 q(0.99),
                 t[t.len() - 1]
             );
+            }
         }
     }
 }
