@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use murmur_runtime::model_signing::write_private_file;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
 };
@@ -132,13 +133,7 @@ fn write_public(path: &Path, text: &str) -> Result<(), PkiError> {
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), PkiError> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut f = options.open(path).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })?;
-    f.write_all(text.as_bytes()).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })
+    write_private_file(path, text).map_err(|source| PkiError::Io { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

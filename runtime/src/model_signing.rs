@@ -116,7 +116,7 @@ impl ModelSigner {
             }
         }
         let signer = Self::from_seed(seed);
-        write_private(
+        write_private_file(
             private,
             &format!("# murmur model signing key (ed25519 seed): keep it private\n{}\n", hex(&seed)),
         )
@@ -209,17 +209,21 @@ fn read_key_file(path: &Path, what: &'static str) -> Result<[u8; 32], KeyError> 
     Ok(out)
 }
 
+/// Writes a new file readable by its owner only (a private key); refuses
+/// to replace an existing file.
 #[cfg(unix)]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
     use std::io::Write;
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
     f.write_all(text.as_bytes())
 }
 
+/// Writes a new file (a private key); refuses to replace an existing one.
 #[cfg(not(unix))]
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    std::fs::write(path, text)
+pub fn write_private_file(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new().write(true).create_new(true).open(path)?.write_all(text.as_bytes())
 }
 
 #[cfg(test)]
