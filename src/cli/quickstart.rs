@@ -13,7 +13,7 @@ use anyhow::Context;
 use murmur::export::{export, ModelFormat, VerifySettings};
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
-use murmur::runtime::swarm::ZenohOptions;
+use murmur::runtime::swarm::{PrivateSwarm, ZenohOptions};
 use murmur_train::checkpoint;
 use murmur_train::config::{Config, DeviceChoice};
 use murmur_train::eval::{uniform_random, ReturnStats};
@@ -87,8 +87,20 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         v.steps
     );
 
+    // The swarm is private, as every swarm of moving robots should be: a
+    // certificate authority and one certificate per member, mutual TLS only.
+    let keys = out.join("keys");
+    murmur::pki::init(&keys, "quickstart")?;
+    let n_agents = cfg.env.build().n_agents();
+    let members: Vec<String> =
+        std::iter::once("coordinator".to_string()).chain((0..n_agents).map(|i| format!("robot-{i}"))).collect();
+    for m in &members {
+        murmur::pki::issue(&keys, m)?;
+    }
     println!(
-        "\n[3/4] the swarm: 3 `murmur agent` processes over Zenoh, {} hardware-in-the-loop episodes",
+        "\n[3/4] the swarm: {n_agents} `murmur agent` processes over Zenoh with mutual TLS (certificates in {}), {} \
+         hardware-in-the-loop episodes",
+        keys.display(),
         args.hil_episodes
     );
     let data = out.join("hil");
@@ -110,7 +122,10 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             format: ModelFormat::Onnx,
             stale_after_ms: 1000,
         }),
-        zenoh: ZenohOptions::default(),
+        zenoh: ZenohOptions {
+            private: Some(PrivateSwarm { dir: keys.clone(), member: "coordinator".into() }),
+            ..Default::default()
+        },
     };
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_signal(&stop)?;
@@ -126,11 +141,13 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let references = [("swarm over Zenoh (HIL)".to_string(), swarm.mean), ("uniform random".to_string(), random.mean)];
     murmur::plot::plot_runs_with(std::slice::from_ref(&out), "return_mean", &references, &png)?;
     println!("learning curve: {}", png.display());
-    println!("run directory:  {} (config.toml, metrics.csv, checkpoints/, actor.onnx, hil/)", out.display());
+    println!("run directory:  {} (config.toml, metrics.csv, checkpoints/, actor.onnx, hil/, keys/)", out.display());
     println!(
-        "next: murmur hil --critic {0} --spawn-agents --model {1} --swarm demo --mode realtime --hz 20",
+        "next: murmur hil --critic {0} --spawn-agents --model {1} --swarm demo --mode realtime --hz 20 \
+         --private {2} --member coordinator",
         out.display(),
-        model.display()
+        model.display(),
+        keys.display()
     );
     Ok(())
 }
