@@ -243,10 +243,14 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
     // Keys first: a typo in a key path must not start an agent that runs
     // anyone's model.
     let trust = if options.trusted_model_keys.is_empty() {
-        log::warn!(
-            "no --trust-model-key: this agent runs any well-formed model anyone on the network deploys (an open \
-             swarm, for a trusted bench only; docs/security.md)"
-        );
+        if options.zenoh.private.is_some() {
+            log::info!("no --trust-model-key: this agent runs any well-formed model a member of its swarm deploys");
+        } else {
+            log::warn!(
+                "no --trust-model-key: this agent runs any well-formed model anyone on the network deploys (an open \
+                 swarm, for a trusted bench only; docs/security.md)"
+            );
+        }
         None
     } else {
         Some(ModelTrust::load(&options.swarm, &options.trusted_model_keys)?)
