@@ -48,6 +48,14 @@ fn agent(model: &Path, swarm: &str, id: &str, network: &[&str]) -> Running {
     spawn_agent(model, swarm, id, &args)
 }
 
+/// Waits (60 s at most) until a liveliness token is declared on `key`.
+fn wait_for_token(session: &zenoh::Session, key: &str) {
+    let start = Instant::now();
+    while session.liveliness().get(key).wait().unwrap().recv_timeout(Duration::from_secs(1)).ok().flatten().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(60), "the agent never came up");
+    }
+}
+
 #[test]
 fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     let dir = tempfile::tempdir().unwrap();
@@ -59,11 +67,7 @@ fn a_deployed_model_takes_over_at_the_next_episode_and_bad_ones_are_refused() {
     let _agent = agent(&model_a, &swarm, "1", &["--listen", &endpoint]);
     let session = session_to(&endpoint);
     let base = format!("murmur/{swarm}/agent/1");
-    let start = Instant::now();
-    while session.liveliness().get(&base).wait().unwrap().recv_timeout(Duration::from_secs(1)).ok().flatten().is_none()
-    {
-        assert!(start.elapsed() < Duration::from_secs(60), "the agent never came up");
-    }
+    wait_for_token(&session, &base);
     let observations = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
     let actions = session.declare_subscriber(format!("{base}/act")).wait().unwrap();
     let mut buf = [0u8; MAX_MESSAGE_BYTES];
@@ -224,11 +228,7 @@ fn a_trusting_agent_runs_only_models_its_operator_signed_in_order() {
     let _agent = agent(&model_a, &swarm, "0", &["--listen", &endpoint, "--trust-model-key", trusted.to_str().unwrap()]);
     let session = session_to(&endpoint);
     let base = format!("murmur/{swarm}/agent/0");
-    let start = Instant::now();
-    while session.liveliness().get(&base).wait().unwrap().recv_timeout(Duration::from_secs(1)).ok().flatten().is_none()
-    {
-        assert!(start.elapsed() < Duration::from_secs(60), "the agent never came up");
-    }
+    wait_for_token(&session, &base);
     let observations = session.declare_publisher(format!("{base}/obs")).wait().unwrap();
     let actions = session.declare_subscriber(format!("{base}/act")).wait().unwrap();
     let mut buf = [0u8; MAX_MESSAGE_BYTES];

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 
+use crate::agent::hex;
 use crate::spec::ActorSpec;
 use crate::wire::{ModelFormat, ModelMsg};
 
@@ -185,10 +186,6 @@ impl ModelTrust {
         let bytes = signed_bytes(&self.swarm, msg.issued, &msg.sha256, msg.format, &msg.spec);
         key.verify(&bytes, &signature).map_err(|_| SignatureError::BadSignature)
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    crate::agent::hex(bytes)
 }
 
 fn read_key_file(path: &Path, what: &'static str) -> Result<[u8; 32], KeyError> {

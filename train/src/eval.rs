@@ -59,13 +59,8 @@ impl std::fmt::Display for ReturnStats {
 }
 
 /// Returns of `episodes` episodes where every agent picks uniformly among
-/// its available actions; episode `k` is seeded `seed + k`.
-pub fn uniform_random_returns(env: &mut dyn Environment, episodes: usize, seed: u64) -> Vec<f64> {
-    uniform_random_episodes(env, episodes, seed).0
-}
-
-/// The same episodes summarised: returns, and on tasks with a win
-/// condition the share won.
+/// its available actions (episode `k` is seeded `seed + k`), summarised;
+/// on tasks with a win condition, with the share won.
 pub fn uniform_random(env: &mut dyn Environment, episodes: usize, seed: u64) -> ReturnStats {
     let (returns, wins) = uniform_random_episodes(env, episodes, seed);
     ReturnStats::of(&returns).with_wins(&wins)
@@ -114,8 +109,8 @@ mod tests {
         assert!((s.std - (5.0f64 / 3.0).sqrt()).abs() < 1e-12);
         assert!((s.ci95 - 1.96 * s.std / 2.0).abs() < 1e-12);
         // Random agents on the junction score 1 half of the time.
-        let r = uniform_random_returns(&mut Junction::new(), 4000, 1);
-        assert!((mean(&r) - 0.5).abs() < 0.03, "{}", mean(&r));
+        let r = uniform_random(&mut Junction::new(), 4000, 1);
+        assert!((r.mean - 0.5).abs() < 0.03, "{}", r.mean);
         assert_eq!(uniform_random(&mut Junction::new(), 10, 1).win_rate, None, "the junction has no win condition");
     }
 
