@@ -230,7 +230,7 @@ mod tests {
 
     const SPEC: ActorSpec = ActorSpec { obs_dim: 4, n_actions: 3, n_agents: 2, hidden: 8 };
 
-    fn message<'a>(signer: &ModelSigner, swarm: &str, issued: u64, model: &'a [u8], sig: &'a [u8; 64]) -> ModelMsg<'a> {
+    fn message<'a>(signer: &ModelSigner, issued: u64, model: &'a [u8], sig: &'a [u8; 64]) -> ModelMsg<'a> {
         ModelMsg {
             version: WIRE_VERSION,
             sha256: [7; 32],
@@ -249,7 +249,7 @@ mod tests {
         let stranger = ModelSigner::from_seed([2; 32]);
         let trust = ModelTrust::from_keys("lab", &[operator.public()]);
         let sig = operator.sign("lab", 10, &[7; 32], ModelFormat::Nano, &SPEC);
-        let good = message(&operator, "lab", 10, b"model", &sig);
+        let good = message(&operator, 10, b"model", &sig);
         assert_eq!(trust.verify(&good), Ok(()));
 
         // Anything the signature covers, changed: refused.
@@ -270,7 +270,7 @@ mod tests {
         // A flipped bit in the signature, or a truncated one.
         let mut flipped = sig;
         flipped[17] ^= 4;
-        assert_eq!(trust.verify(&message(&operator, "lab", 10, b"model", &flipped)), Err(SignatureError::BadSignature));
+        assert_eq!(trust.verify(&message(&operator, 10, b"model", &flipped)), Err(SignatureError::BadSignature));
         assert_eq!(
             trust.verify(&ModelMsg { signature: &sig[..63], ..good.clone() }),
             Err(SignatureError::BadSignature)
@@ -278,7 +278,7 @@ mod tests {
         // Unsigned, or signed by a key not trusted (even correctly).
         assert_eq!(trust.verify(&ModelMsg { signature: &[], ..good.clone() }), Err(SignatureError::Unsigned));
         let theirs = stranger.sign("lab", 10, &[7; 32], ModelFormat::Nano, &SPEC);
-        let forged = message(&stranger, "lab", 10, b"model", &theirs);
+        let forged = message(&stranger, 10, b"model", &theirs);
         assert!(matches!(trust.verify(&forged), Err(SignatureError::UnknownSigner(k)) if k == stranger.public_hex()));
         // Claiming the operator's key with the stranger's signature.
         assert_eq!(trust.verify(&ModelMsg { signer: operator.public(), ..forged }), Err(SignatureError::BadSignature));
@@ -297,7 +297,7 @@ mod tests {
         assert_eq!(ModelSigner::load(&private).unwrap().public(), signer.public());
         let trust = ModelTrust::load("lab", std::slice::from_ref(&public)).unwrap();
         let sig = signer.sign("lab", 1, &[7; 32], ModelFormat::Nano, &SPEC);
-        assert_eq!(trust.verify(&message(&signer, "lab", 1, b"m", &sig)), Ok(()));
+        assert_eq!(trust.verify(&message(&signer, 1, b"m", &sig)), Ok(()));
         assert!(matches!(
             ModelSigner::write_new([4; 32], &private, &dir.path().join("x.pub")),
             Err(KeyError::Exists { .. })
@@ -306,13 +306,13 @@ mod tests {
 
         let bad = dir.path().join("bad.pub");
         std::fs::write(&bad, "# a comment\nabc\n").unwrap();
-        let err = ModelTrust::load("lab", &[bad.clone()]).unwrap_err().to_string();
+        let err = ModelTrust::load("lab", std::slice::from_ref(&bad)).unwrap_err().to_string();
         assert!(
             err.contains("bad.pub") && err.contains("64 hexadecimal digits") && err.contains("3 characters"),
             "{err}"
         );
         std::fs::write(&bad, "zz".repeat(32)).unwrap();
-        assert!(matches!(ModelTrust::load("lab", &[bad.clone()]), Err(KeyError::Format { .. })));
+        assert!(matches!(ModelTrust::load("lab", std::slice::from_ref(&bad)), Err(KeyError::Format { .. })));
         let err = ModelTrust::load("lab", &[dir.path().join("missing.pub")]).unwrap_err().to_string();
         assert!(err.contains("missing.pub"), "{err}");
     }
