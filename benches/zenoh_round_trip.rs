@@ -67,7 +67,7 @@ fn round_trips(model: &Path, backend: &str, n: usize, low_latency: bool, private
     if let Some(keys) = private {
         agent.arg("--private").arg(keys).args(["--member", "robot-0"]);
     }
-    let member = private.map(|dir| PrivateSwarm { dir: dir.to_path_buf(), member: "coordinator".into() });
+    let member = private.map(|dir| PrivateSwarm::coordinator(dir.to_path_buf(), 1));
     let options = ZenohOptions { low_latency, connect: vec![endpoint.clone()], private: member, ..Default::default() };
     let cfg = zenoh_config(&options).expect("config");
     let _agent = Agent(agent.spawn().expect("start murmur agent"));

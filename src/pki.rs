@@ -12,6 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
+use murmur_runtime::access_control::Member;
 use murmur_runtime::model_signing::write_private_file;
 use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair, KeyUsagePurpose, SanType,
@@ -57,21 +58,10 @@ pub fn member_files(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (dir.join(format!("{name}.pem")), dir.join(format!("{name}.key")))
 }
 
-/// Checks that `name` is a member's name: `coordinator`, `robot-N` with N
-/// written canonically, or `operator` / `operator-NAME`.
-pub fn check_member_name(name: &str) -> Result<(), PkiError> {
-    let robot = name.strip_prefix("robot-").is_some_and(|id| {
-        !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'))
-    });
-    let operator = name == "operator"
-        || name
-            .strip_prefix("operator-")
-            .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-    if name == "coordinator" || robot || operator {
-        Ok(())
-    } else {
-        Err(PkiError::Name(name.to_string()))
-    }
+/// The member named `name`: `coordinator`, `robot-N` with N written
+/// canonically, or `operator` / `operator-NAME`.
+pub fn member(name: &str) -> Result<Member, PkiError> {
+    Member::parse(name).ok_or_else(|| PkiError::Name(name.to_string()))
 }
 
 fn cert_err(what: &str) -> impl Fn(rcgen::Error) -> PkiError + '_ {
@@ -98,7 +88,7 @@ pub fn init(dir: &Path, swarm: &str) -> Result<PathBuf, PkiError> {
 /// Issues member `name`'s certificate in `dir`, signed by the authority
 /// there; returns the certificate's path.
 pub fn issue(dir: &Path, name: &str) -> Result<PathBuf, PkiError> {
-    check_member_name(name)?;
+    let member = member(name)?;
     let read = |p: PathBuf| std::fs::read_to_string(&p).map_err(|source| PkiError::Io { path: p, source });
     let ca_pem = read(ca_certificate(dir))?;
     let ca_key = KeyPair::from_pem(&read(dir.join("ca.key"))?).map_err(cert_err("reading ca.key"))?;
@@ -108,9 +98,12 @@ pub fn issue(dir: &Path, name: &str) -> Result<PathBuf, PkiError> {
     refuse_existing(&[&cert_path, &key_path])?;
     let key = KeyPair::generate().map_err(cert_err("generating the member's key"))?;
     let mut params = CertificateParams::default();
-    params.distinguished_name.push(DnType::CommonName, name);
-    // Peers check the chain to the swarm's authority, not host names (robots
-    // move between addresses); the name is in the subject for access control.
+    // Access control knows a member by its role, the common name (every
+    // operator is `operator`); the member's own name is its unit. Peers
+    // check the chain to the swarm's authority, not host names (robots move
+    // between addresses).
+    params.distinguished_name.push(DnType::CommonName, member.common_name());
+    params.distinguished_name.push(DnType::OrganizationalUnitName, name);
     params.subject_alt_names = vec![SanType::DnsName(name.try_into().map_err(cert_err("the member's name"))?)];
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth];
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -141,16 +134,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn member_names_are_canonical() {
-        for good in ["coordinator", "robot-0", "robot-12", "operator", "operator-ana"] {
-            assert!(check_member_name(good).is_ok(), "{good}");
-        }
-        for bad in ["robot-01", "robot-+1", "robot-", "robot", "admin", "operator-", "operator-a/b", ""] {
-            assert!(matches!(check_member_name(bad), Err(PkiError::Name(_))), "{bad}");
-        }
-    }
-
-    #[test]
     fn an_authority_issues_member_certificates_and_nothing_is_overwritten() {
         let dir = tempfile::tempdir().unwrap();
         init(dir.path(), "lab").unwrap();
@@ -168,5 +151,20 @@ mod tests {
         assert!(matches!(issue(dir.path(), "robot-03"), Err(PkiError::Name(_))));
         let err = issue(&dir.path().join("nowhere"), "robot-1").unwrap_err().to_string();
         assert!(err.contains("ca.pem"), "{err}");
+    }
+
+    #[test]
+    fn a_certificate_names_its_role_for_access_control_and_its_member() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path(), "lab").unwrap();
+        for (name, role) in [("operator-ana", "operator"), ("robot-3", "robot-3"), ("coordinator", "coordinator")] {
+            let pem = std::fs::read_to_string(issue(dir.path(), name).unwrap()).unwrap();
+            let params = CertificateParams::from_ca_cert_pem(&pem).unwrap();
+            let field = |t: DnType| match params.distinguished_name.get(&t) {
+                Some(rcgen::DnValue::Utf8String(s)) => s.clone(),
+                other => panic!("{name}: {t:?} is {other:?}"),
+            };
+            assert_eq!((field(DnType::CommonName), field(DnType::OrganizationalUnitName)), (role.into(), name.into()));
+        }
     }
 }

@@ -3,7 +3,9 @@
 //! only, and a coordinator holding a certificate of the swarm's authority
 //! drives it; a peer over plain TCP, one without a certificate and one
 //! whose certificate comes from another authority get nothing through and
-//! hear nothing.
+//! hear nothing. Inside the swarm, a robot's certificate reaches only its
+//! own keys, whatever its holder's Zenoh runs: access control is enforced
+//! by the honest members.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -20,6 +22,7 @@ use murmur::runtime::ModelFormat;
 use murmur::train::actor::{Actor, ActorOptions};
 use murmur::train::checkpoint::{self, CheckpointMeta};
 use murmur::train::config::EnvConfig;
+use sha2::{Digest, Sha256};
 use zenoh::Wait;
 
 mod common;
@@ -90,7 +93,7 @@ fn only_members_with_the_swarms_certificates_reach_its_robots() {
     let dir = tempfile::tempdir().unwrap();
     let model = exported(dir.path());
     let (ours, theirs) = (dir.path().join("keys"), dir.path().join("other-keys"));
-    keys(&ours, &["coordinator", "robot-0"]);
+    keys(&ours, &["coordinator", "robot-0", "operator-ana"]);
     keys(&theirs, &["coordinator"]);
     let port = free_port();
     let swarm = format!("private{}", std::process::id());
@@ -105,7 +108,7 @@ fn only_members_with_the_swarms_certificates_reach_its_robots() {
     let tls = format!("tls/127.0.0.1:{port}");
 
     // The coordinator, with the swarm's certificate: answered.
-    let member = PrivateSwarm { dir: ours.clone(), member: "coordinator".into() };
+    let member = PrivateSwarm::coordinator(ours.clone(), 1);
     let coordinator = session(&tls, Some(member));
     let reply = drive(&coordinator, &swarm, 1, Duration::from_secs(30)).expect("the member was not answered");
     assert_eq!((reply.episode, reply.source), (1, ActionSource::Policy));
@@ -120,7 +123,7 @@ fn only_members_with_the_swarms_certificates_reach_its_robots() {
         cfg.insert_json5("transport/link/tls/root_ca_certificate", &ca).unwrap();
         zenoh::open(cfg).wait().unwrap()
     };
-    let foreign = session(&tls, Some(PrivateSwarm { dir: theirs.clone(), member: "coordinator".into() }));
+    let foreign = session(&tls, Some(PrivateSwarm::coordinator(theirs.clone(), 1)));
     for (name, stranger) in
         [("plain TCP", &plain), ("no certificate", &no_certificate), ("another authority", &foreign)]
     {
@@ -131,6 +134,26 @@ fn only_members_with_the_swarms_certificates_reach_its_robots() {
     }
     // The member is still served.
     assert!(drive(&coordinator, &swarm, 2, Duration::from_secs(10)).is_some());
+
+    // An operator of the swarm deploys a new model over mutual TLS: the
+    // robot takes it at its next episode start.
+    std::fs::create_dir_all(dir.path().join("b")).unwrap();
+    let model_b = exported(&dir.path().join("b"));
+    let sha_b: [u8; 32] = Sha256::digest(std::fs::read(&model_b).unwrap()).into();
+    assert_ne!(reply.model_sha256, sha_b);
+    let out = murmur_command()
+        .args(["deploy", "--model"])
+        .arg(&model_b)
+        .args(["--swarm", &swarm, "--connect", &tls, "--private", keys_dir, "--member", "operator-ana"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "deploy failed: {}", String::from_utf8_lossy(&out.stderr));
+    let mut episode = 3;
+    while drive(&coordinator, &swarm, episode, Duration::from_secs(10)).expect("no answer").model_sha256 != sha_b {
+        assert!(episode < 100, "the operator's model never took over");
+        episode += 1;
+        std::thread::sleep(Duration::from_millis(200));
+    }
     for s in [coordinator, plain, no_certificate, foreign] {
         let _ = s.close().wait();
     }
@@ -160,14 +183,107 @@ fn hil_episodes_run_on_a_private_swarm_of_spawned_agents() {
             format: ModelFormat::Onnx,
             stale_after_ms: 5000,
         }),
-        zenoh: ZenohOptions {
-            private: Some(PrivateSwarm { dir: keys_dir, member: "coordinator".into() }),
-            ..Default::default()
-        },
+        zenoh: ZenohOptions { private: Some(PrivateSwarm::new(keys_dir, "coordinator".into())), ..Default::default() },
     };
     let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
     println!("{summary}");
     assert_eq!(summary.episodes.len(), 2);
     assert!(summary.episodes.iter().all(|e| e.steps == 25 && e.incomplete_reason.is_none()), "{summary:?}");
     assert_eq!(summary.deadline_misses(), [0, 0, 0]);
+}
+
+/// Puts a fresh tag on `key` from `from` every 100 ms for `window`, and
+/// counts the tagged samples `to` receives there (older ones are ignored).
+fn deliveries(from: &zenoh::Session, key: &str, to: &Subscriber, window: Duration) -> usize {
+    static TAG: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let tag = TAG.fetch_add(1, std::sync::atomic::Ordering::Relaxed).to_le_bytes();
+    let start = Instant::now();
+    let mut received = 0;
+    while start.elapsed() < window {
+        from.put(key, tag.to_vec()).wait().unwrap();
+        while let Ok(Some(sample)) = to.recv_timeout(Duration::from_millis(100)) {
+            received += usize::from(sample.key_expr().as_str() == key && *sample.payload().to_bytes() == tag);
+        }
+    }
+    received
+}
+
+type Subscriber = zenoh::pubsub::Subscriber<zenoh::handlers::FifoChannelHandler<zenoh::sample::Sample>>;
+
+#[test]
+fn a_robots_certificate_reaches_only_that_robots_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys_dir = dir.path().join("keys");
+    keys(&keys_dir, &["coordinator", "robot-2", "robot-3", "operator-ana"]);
+    let swarm = format!("acl{}", std::process::id());
+    let key = |rest: &str| format!("murmur/{swarm}/{rest}");
+    let (coordinator_port, robot_port) = (free_port(), free_port());
+    let listening = |port: u16, member: PrivateSwarm| {
+        let options = ZenohOptions {
+            listen: vec![format!("tls/127.0.0.1:{port}")],
+            connect: if port == coordinator_port { vec![] } else { vec![format!("tls/127.0.0.1:{coordinator_port}")] },
+            private: Some(member),
+            ..Default::default()
+        };
+        zenoh::open(zenoh_config(&options).unwrap()).wait().unwrap()
+    };
+    // Honest members, enforcing the swarm's rules: the coordinator of
+    // robots 0..4, robot 3 and an operator.
+    let coordinator = listening(coordinator_port, PrivateSwarm::coordinator(keys_dir.clone(), 4));
+    let robot3 = listening(robot_port, PrivateSwarm::new(keys_dir.clone(), "robot-3".into()));
+    let operator = session(
+        &format!("tls/127.0.0.1:{coordinator_port}"),
+        Some(PrivateSwarm::new(keys_dir.clone(), "operator-ana".into())),
+    );
+    // Robot 2's certificate in the hands of someone whose Zenoh enforces
+    // nothing, linked to both the coordinator and robot 3.
+    let rogue = {
+        let options = ZenohOptions {
+            connect: vec![format!("tls/127.0.0.1:{coordinator_port}"), format!("tls/127.0.0.1:{robot_port}")],
+            private: Some(PrivateSwarm::new(keys_dir.clone(), "robot-2".into())),
+            ..Default::default()
+        };
+        let mut cfg = zenoh_config(&options).unwrap();
+        cfg.insert_json5("access_control", r#"{"enabled":false}"#).unwrap();
+        zenoh::open(cfg).wait().unwrap()
+    };
+    let window = Duration::from_secs(3);
+    let subscribe = |s: &zenoh::Session, k: String| s.declare_subscriber(k).wait().unwrap();
+
+    // Observations: each robot hears its own, the rogue not robot 3's.
+    let (obs2, obs3) = (key("agent/2/obs"), key("agent/3/obs"));
+    let robot3_obs = subscribe(&robot3, obs3.clone());
+    let rogue_hears = subscribe(&rogue, key("**"));
+    assert!(deliveries(&coordinator, &obs3, &robot3_obs, window) > 0, "robot 3 never heard its observations");
+    let rogue_own = subscribe(&rogue, obs2.clone());
+    assert!(deliveries(&coordinator, &obs2, &rogue_own, window) > 0, "robot 2 never heard its own observations");
+    assert_eq!(deliveries(&coordinator, &obs3, &rogue_hears, window), 0, "robot 2 read robot 3's observations");
+    // ... and only the coordinator's reach robot 3.
+    assert_eq!(deliveries(&rogue, &obs3, &robot3_obs, window), 0, "robot 2 sent robot 3 observations");
+
+    // Answers: the coordinator takes robot 2's own, never robot 2's for robot 3.
+    let answers = subscribe(&coordinator, key("agent/*/act"));
+    assert!(deliveries(&rogue, &key("agent/2/act"), &answers, window) > 0, "robot 2's own answers were lost");
+    assert_eq!(deliveries(&rogue, &key("agent/3/act"), &answers, window), 0, "robot 2 answered for robot 3");
+
+    // Models: the operator's reach robot 3; a robot's or the coordinator's do not.
+    let models = subscribe(&robot3, key("model"));
+    assert!(deliveries(&operator, &key("model"), &models, window) > 0, "the operator's model never arrived");
+    assert_eq!(deliveries(&rogue, &key("model"), &models, window), 0, "robot 2 deployed a model");
+    assert_eq!(deliveries(&coordinator, &key("model"), &models, window), 0, "the coordinator deployed a model");
+
+    // Liveliness: robot 2's own token counts, one it declares for robot 1 does not.
+    let _own = rogue.liveliness().declare_token(key("agent/2")).wait().unwrap();
+    let _forged = rogue.liveliness().declare_token(key("agent/1")).wait().unwrap();
+    let _robot3 = robot3.liveliness().declare_token(key("agent/3")).wait().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let replies = coordinator.liveliness().get(key("agent/*")).wait().unwrap();
+    let mut seen: Vec<String> = std::iter::from_fn(|| replies.recv_timeout(Duration::from_secs(1)).ok().flatten())
+        .filter_map(|r| r.into_result().ok().map(|s| s.key_expr().to_string()))
+        .collect();
+    seen.sort();
+    assert_eq!(seen, [key("agent/2"), key("agent/3")], "the coordinator's view of the team");
+    for s in [coordinator, robot3, operator, rogue] {
+        let _ = s.close().wait();
+    }
 }

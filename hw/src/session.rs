@@ -98,6 +98,16 @@ pub fn run_hil(
     // config file's own endpoints give way to it; the agents load the
     // same file, and listen on loopback only).
     let mut zenoh = run.zenoh.clone();
+    if let Some(private) = &mut zenoh.private {
+        // The coordinator admits each robot of its team to its own keys.
+        if private.member != "coordinator" {
+            return Err(HwError::Swarm(murmur_runtime::swarm::SwarmError::Zenoh(format!(
+                "hil joins a private swarm as its coordinator (--member coordinator), not as `{}`",
+                private.member
+            ))));
+        }
+        private.team = Some(dims.n_agents);
+    }
     let mut agent_connect = zenoh.connect.clone();
     if run.spawn.is_some() && zenoh.listen.is_empty() && zenoh.connect.is_empty() {
         let endpoint = format!("tcp/127.0.0.1:{}", free_port()?);

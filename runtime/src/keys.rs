@@ -34,9 +34,19 @@ pub fn action(swarm: &str, id: usize) -> String {
     format!("{}/act", agent_token(swarm, id))
 }
 
+/// Every robot's observations, `murmur/<swarm>/agent/*/obs`.
+pub fn observations(swarm: &str) -> String {
+    format!("{}*/obs", agent_prefix(swarm))
+}
+
 /// Every robot's actions, `murmur/<swarm>/agent/*/act`.
 pub fn actions(swarm: &str) -> String {
     format!("{}*/act", agent_prefix(swarm))
+}
+
+/// Every key of the swarm, `murmur/<swarm>/**`.
+pub fn everything(swarm: &str) -> String {
+    format!("murmur/{swarm}/**")
 }
 
 /// Where new models arrive, `murmur/<swarm>/model`.

@@ -12,6 +12,8 @@
 #![cfg_attr(not(feature = "std"), no_std)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "zenoh")]
+pub mod access_control;
 #[cfg(feature = "std")]
 pub mod agent;
 #[cfg(feature = "std")]

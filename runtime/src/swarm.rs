@@ -23,6 +23,7 @@ use sha2::{Digest, Sha256};
 use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
+use crate::access_control::{access_control, Member, Robots};
 use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
 use crate::keys;
 use crate::model_signing::ModelTrust;
@@ -144,16 +145,52 @@ pub struct ZenohOptions {
 
 /// A member of a private swarm: the directory of `murmur keys` (the
 /// authority's `ca.pem`, the member's `NAME.pem` and `NAME.key`) and the
-/// member's name (`coordinator`, `robot-N`, `operator`).
+/// member's name (`coordinator`, `robot-N`, `operator[-NAME]`). Its Zenoh
+/// session enforces the swarm's access control ([`crate::access_control`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivateSwarm {
     /// The keys directory.
     pub dir: PathBuf,
     /// The member's name.
     pub member: String,
+    /// The coordinator's team: robots `0..team` may answer it (each only
+    /// for itself). Required of the coordinator, unused by other members.
+    pub team: Option<usize>,
 }
 
 impl PrivateSwarm {
+    /// Member `member` with the keys in `dir`; a coordinator's team is set
+    /// by the run that knows it (`murmur hil`).
+    pub fn new(dir: PathBuf, member: String) -> Self {
+        Self { dir, member, team: None }
+    }
+
+    /// The coordinator of robots `0..team`.
+    pub fn coordinator(dir: PathBuf, team: usize) -> Self {
+        Self { dir, member: "coordinator".to_string(), team: Some(team) }
+    }
+
+    /// The access-control rules this member's process enforces.
+    pub fn access_control(&self) -> Result<String, SwarmError> {
+        let robots = match (Member::parse(&self.member), self.team) {
+            (Some(Member::Coordinator), Some(team)) => Robots::Team(team),
+            (Some(Member::Coordinator), None) => {
+                return Err(SwarmError::Zenoh(
+                    "private swarm: the coordinator's access control needs the team's size".into(),
+                ))
+            }
+            (Some(Member::Robot(id)), _) => Robots::One(id),
+            (Some(Member::Operator), _) => Robots::Any,
+            (None, _) => {
+                return Err(SwarmError::Zenoh(format!(
+                    "private swarm: `{}` is not a member's name (coordinator, robot-N or operator[-NAME])",
+                    self.member
+                )))
+            }
+        };
+        Ok(access_control(robots))
+    }
+
     /// The authority's certificate, the member's certificate and key.
     pub fn files(&self) -> [PathBuf; 3] {
         let file = |name: String| self.dir.join(name);
@@ -195,6 +232,7 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
                 )));
             }
         }
+        let acl = private.access_control()?;
         let [ca, cert, key] = private.files().map(|p| format!("{:?}", p.display().to_string()));
         // Mutual TLS only: no plain TCP link, no peer without a certificate
         // from the swarm's authority. Names are not checked on connect
@@ -208,6 +246,7 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
             ("transport/link/tls/connect_private_key", key),
             ("transport/link/tls/enable_mtls", "true".to_string()),
             ("transport/link/tls/verify_name_on_connect", "false".to_string()),
+            ("access_control", acl),
         ] {
             config.insert_json5(k, &v).map_err(bad(k))?;
         }

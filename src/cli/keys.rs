@@ -57,7 +57,7 @@ pub fn run(args: KeysArgs) -> anyhow::Result<()> {
         KeysCommand::Issue { dir, members } => {
             // Check every name before writing anything.
             for m in &members {
-                pki::check_member_name(m)?;
+                pki::member(m)?;
             }
             for m in &members {
                 let cert = pki::issue(&dir, m)?;

@@ -40,7 +40,7 @@ impl ZenohArgs {
             listen: self.listen.clone(),
             connect: self.connect.clone(),
             low_latency: self.low_latency,
-            private: self.private.clone().zip(self.member.clone()).map(|(dir, member)| PrivateSwarm { dir, member }),
+            private: self.private.clone().zip(self.member.clone()).map(|(dir, member)| PrivateSwarm::new(dir, member)),
         }
     }
 }

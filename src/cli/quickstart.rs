@@ -123,7 +123,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             stale_after_ms: 1000,
         }),
         zenoh: ZenohOptions {
-            private: Some(PrivateSwarm { dir: keys.clone(), member: "coordinator".into() }),
+            private: Some(PrivateSwarm::new(keys.clone(), "coordinator".into())),
             ..Default::default()
         },
     };
