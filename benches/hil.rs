@@ -10,20 +10,28 @@
 //! Lockstep: steps per second and per-step latency (observations out to the
 //! last answer) p50/p99. Realtime: 2,000 steps at 50 Hz with 16 robots,
 //! deadline misses (target 0).
+//!
+//! Flood: 3 robots at 50 Hz while a peer floods every robot's observation
+//! key and the coordinator's answer keys with junk for 10 s, on an open
+//! swarm and on a private one (where the flooding stranger has no
+//! certificate): deadline misses before, during and after the flood, and
+//! how long after its end the last miss came.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use murmur::export::{export, ModelFormat, VerifySettings};
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
-use murmur::runtime::swarm::ZenohOptions;
+use murmur::runtime::swarm::{zenoh_config, PrivateSwarm, ZenohOptions};
 use murmur::runtime::ActorSpec;
 use murmur::train::actor::{Actor, ActorOptions};
 use murmur::train::checkpoint::{self, CheckpointMeta};
 use murmur::train::config::EnvConfig;
 use murmur::train::env::batch::Dims;
+use zenoh::Wait;
 
 /// An untrained spread actor for `n` robots, exported for `backend`
 /// (`None` when the backend cannot hold it: nano blobs take at most 256
@@ -103,4 +111,127 @@ fn main() {
             s.overruns
         );
     }
+    // Before, during and after the flood, seconds.
+    let phases = if full { [10.0, 10.0, 10.0] } else { [1.0, 1.0, 1.0] };
+    for private in [false, true] {
+        flood(dir.path(), &backend, private, phases);
+    }
+}
+
+/// Runs 3 spawned robots at 50 Hz and floods the swarm with junk from a
+/// stranger's Zenoh session (no certificate) for `phases[1]` seconds after
+/// `phases[0]` seconds of episodes, then runs `phases[2]` more seconds.
+fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
+    let env = EnvConfig::parse("spread", &[]).expect("spread");
+    let Some(model) = model(dir, &env, backend) else { return };
+    let n = 3;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+    let endpoint = format!("tcp/127.0.0.1:{port}");
+    let swarm = format!("flood-{}-{private}", std::process::id());
+    let keys = dir.join(format!("keys-{private}"));
+    if private {
+        murmur::pki::init(&keys, &swarm).expect("authority");
+        for member in ["coordinator", "robot-0", "robot-1", "robot-2"] {
+            murmur::pki::issue(&keys, member).expect("certificate");
+        }
+    }
+    // 25-step episodes at 50 Hz: half a second each.
+    let episodes = (phases.iter().sum::<f64>() / 0.5).ceil() as usize + 1;
+    let hil = HilRun {
+        env,
+        swarm: swarm.clone(),
+        options: HilOptions {
+            episodes,
+            pacing: Pacing::Realtime { hz: 50.0 },
+            join_timeout: Duration::from_secs(120),
+            ..Default::default()
+        },
+        record: None,
+        critic: None,
+        spawn: Some(SpawnAgents {
+            exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
+            model,
+            format: if backend == "nano" { ModelFormat::Nano } else { ModelFormat::Onnx },
+            stale_after_ms: 5000,
+        }),
+        zenoh: ZenohOptions {
+            listen: vec![endpoint.clone()],
+            private: private.then(|| PrivateSwarm::new(keys.clone(), "coordinator".into())),
+            ..Default::default()
+        },
+    };
+    // Each episode's end and its deadline misses over the team.
+    let ends = Mutex::new(Vec::<(Instant, u64)>::new());
+    let (flooding, sent) = (AtomicBool::new(false), AtomicU64::new(0));
+    let window = Mutex::new(None::<(Instant, Instant)>);
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let stranger = s.spawn(|| {
+            let options = ZenohOptions { connect: vec![endpoint.clone()], ..Default::default() };
+            let session = zenoh::open(zenoh_config(&options).expect("config")).wait().expect("session");
+            let keys: Vec<String> = (0..n)
+                .flat_map(|id| {
+                    [murmur::runtime::keys::observation(&swarm, id), murmur::runtime::keys::action(&swarm, id)]
+                })
+                .collect();
+            let publishers: Vec<_> =
+                keys.iter().map(|k| session.declare_publisher(k.clone()).wait().expect("publisher")).collect();
+            let junk: Vec<u8> = (0..64u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+            // Wait for the first episode, let the swarm run, then flood.
+            while ends.lock().unwrap().is_empty() && !done.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            std::thread::sleep(Duration::from_secs_f64(phases[0]));
+            let start = Instant::now();
+            flooding.store(true, Ordering::Relaxed);
+            let mut k = 0usize;
+            while start.elapsed().as_secs_f64() < phases[1] && !done.load(Ordering::Relaxed) {
+                let _ = publishers[k % publishers.len()].put(junk.clone()).wait();
+                k += 1;
+            }
+            *window.lock().unwrap() = Some((start, Instant::now()));
+            sent.store(k as u64, Ordering::Relaxed);
+            let _ = session.close().wait();
+        });
+        let summary = run_hil(&hil, &AtomicBool::new(false), |e| {
+            ends.lock().unwrap().push((Instant::now(), e.deadline_misses.iter().sum()));
+        });
+        done.store(true, Ordering::Relaxed);
+        stranger.join().expect("stranger");
+        summary.expect("hil run");
+    });
+    let Some((start, end)) = *window.lock().unwrap() else {
+        println!("flood, {}: the run ended before the flood began", if private { "private" } else { "open" });
+        return;
+    };
+    // An episode is "during" if any of its half second overlaps the flood.
+    let episode = Duration::from_millis(500);
+    let (mut before, mut during, mut after) = ([0u64; 2], [0u64; 2], [0u64; 2]);
+    let mut last_miss_after = Duration::ZERO;
+    for &(t, misses) in ends.lock().unwrap().iter() {
+        let phase = if t < start {
+            &mut before
+        } else if t < end + episode {
+            &mut during
+        } else {
+            &mut after
+        };
+        phase[0] += 25 * n as u64;
+        phase[1] += misses;
+        if misses > 0 && t > end {
+            last_miss_after = last_miss_after.max(t - end);
+        }
+    }
+    let rate = |p: [u64; 2]| format!("{}/{} ({:.1}%)", p[1], p[0], 100.0 * p[1] as f64 / p[0].max(1) as f64);
+    println!(
+        "flood, {} swarm, {backend} agents: {} junk payloads in {:.1} s ({:.0}/s); deadline misses before {}, during {}, after {}; last miss {:.1} s after the flood",
+        if private { "private" } else { "open" },
+        sent.load(Ordering::Relaxed),
+        (end - start).as_secs_f64(),
+        sent.load(Ordering::Relaxed) as f64 / (end - start).as_secs_f64(),
+        rate(before),
+        rate(during),
+        rate(after),
+        last_miss_after.as_secs_f64()
+    );
 }

@@ -4,21 +4,35 @@
 //! ```text
 //! inputs  obs [B, obs_dim] f32, prev_action [B] i64 (-1 = none), agent_id [B] i64,
 //!         h_in [B, hidden] f32, avail [B, n_actions] f32 (1 = allowed)
-//! x      = [obs, one_hot(prev_action), one_hot(agent_id)]   (Gather from one-hot tables; row -1 is all zeros)
+//! x      = [obs, one_hot(prev_action), one_hot(agent_id)]   (Gather from one-hot tables, indices checked, below)
 //! e      = Relu(Gemm(LayerNorm?(x), fc1))
 //! h_out  = GRU(e, h_in)                                     (ONNX GRU, linear_before_reset = 1)
-//! logits = Gemm(h_out, fc2)
+//! logits = Gemm(h_out, fc2, C = Gemm(obs, 0) + fc2.bias)    (0 x obs: NaN where obs is not finite)
 //! probs  = Softmax(Where(avail == 0, -1e10, logits))        (blocked actions underflow to exactly 0)
 //! ```
+//!
+//! The graph guards its inputs for clients other than murmur's runtime
+//! (which checks them before the graph sees them):
+//! - A non-finite observation gives NaN probabilities. `Relu` would drop
+//!   a NaN (ONNX Runtime's gives 0), so the observation also enters the
+//!   logits' bias through a product with a zero matrix: 0 x finite is 0,
+//!   0 x NaN or infinity is NaN. A non-finite hidden state reaches the
+//!   logits through the GRU's products.
+//! - Indices out of range are an error, never another index: `Gather`
+//!   would wrap a negative index to a row from the end, so indices go
+//!   through `Mod` by [`INDEX_MODULUS`] first, which leaves `0..size`
+//!   alone and sends negative indices far past the table, where `Gather`
+//!   fails. (Only magnitudes within a table's size of a multiple of the
+//!   modulus, above 4.6e18, would wrap onto a row.) The previous action is
+//!   shifted by one first: its table's row 0 is the all-zero row of `-1`.
 //!
 //! The GRU is ONNX's own operator rather than elementary ops: one node that
 //! every runtime implements natively (fused and fast), and with
 //! `linear_before_reset = 1` it is exactly PyTorch's GRU once the gate
 //! blocks are reordered from PyTorch's (r, z, n) to ONNX's (z, r, h); the
 //! tests feed weights where a swap would show. The one-hots are rows
-//! gathered from constant tables instead of `OneHot`, whose -1 would wrap to
-//! the last action: the previous action's table has an extra all-zero last
-//! row, which index -1 picks.
+//! gathered from constant tables instead of `OneHot`, which wraps negative
+//! indices and turns too large ones into zeros.
 
 use crate::proto::{
     attribute_type, tensor_shape_proto, type_proto, AttributeProto, GraphProto, ModelProto, NodeProto,
@@ -30,6 +44,12 @@ use murmur_runtime::ActorSpec;
 pub const OPSET: i64 = 17;
 /// ONNX IR version matching opset 17.
 pub const IR_VERSION: i64 = 8;
+
+/// What indices are reduced by before `Gather`: `2^62 + 2^40`. Indices in
+/// `0..2^62` stay as they are; a negative `k` above `-2^62` becomes
+/// `k + 2^62 + 2^40`, and `i64::MIN` (also the wrap of `i64::MAX + 1`)
+/// becomes `2^41`: all far past any table, so `Gather` refuses them.
+pub const INDEX_MODULUS: i64 = (1 << 62) + (1 << 40);
 
 /// A row-major matrix or vector of f32.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,11 +121,10 @@ fn float_attr(name: &str, f: f32) -> AttributeProto {
     AttributeProto { name: name.into(), f, r#type: attribute_type::FLOAT, ..Default::default() }
 }
 
-/// `k` rows of the `k x k` identity, then an all-zero row when `zero_row`,
-/// row-major.
+/// The `k x k` identity, after an all-zero row when `zero_row`, row-major.
 fn one_hot_table(k: usize, zero_row: bool) -> Vec<f32> {
-    let rows = k + usize::from(zero_row);
-    (0..rows * k).map(|i| f32::from(u8::from(i / k == i % k && i / k < k))).collect()
+    let skip = usize::from(zero_row);
+    (0..(k + skip) * k).map(|i| f32::from(u8::from(i / k == i % k + skip))).collect()
 }
 
 /// Appends nodes with generated names.
@@ -132,9 +151,13 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
     let (h, a, n) = (s.hidden as i64, s.n_actions as i64, s.n_agents as i64);
     let mut init = vec![
         int64_tensor("axes_0", &[1], vec![0]),
+        int64_tensor("one", &[], vec![1]),
+        int64_tensor("index_modulus", &[], vec![INDEX_MODULUS]),
         // One-hot tables read with `Gather`: the previous action's has an
-        // extra all-zero last row, which index -1 (an episode start) picks.
+        // all-zero first row, which index -1 (an episode start) picks once
+        // shifted by one.
         float_tensor("prev_action_table", &[a + 1, a], one_hot_table(a as usize, true)),
+        float_tensor("obs_guard", &[s.obs_dim as i64, a], vec![0.0; s.obs_dim * a as usize]),
         float_tensor("agent_id_table", &[n, n], one_hot_table(n as usize, false)),
         float_tensor("zero", &[], vec![0.0]),
         float_tensor("unavailable_logit", &[], vec![-1e10]),
@@ -153,8 +176,11 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
     let mut nodes = Nodes::default();
     // Few nodes on purpose: ONNX Runtime's cost per node, not the
     // arithmetic, is most of a batch-1 step (docs/benchmarks.md).
-    nodes.add("Gather", &["prev_action_table", "prev_action"], &["prev_action_one_hot"], vec![int_attr("axis", 0)]);
-    nodes.add("Gather", &["agent_id_table", "agent_id"], &["agent_id_one_hot"], vec![int_attr("axis", 0)]);
+    nodes.add("Add", &["prev_action", "one"], &["prev_action_row"], vec![]);
+    nodes.add("Mod", &["prev_action_row", "index_modulus"], &["prev_action_index"], vec![]);
+    nodes.add("Mod", &["agent_id", "index_modulus"], &["agent_id_index"], vec![]);
+    nodes.add("Gather", &["prev_action_table", "prev_action_index"], &["prev_action_one_hot"], vec![int_attr("axis", 0)]);
+    nodes.add("Gather", &["agent_id_table", "agent_id_index"], &["agent_id_one_hot"], vec![int_attr("axis", 0)]);
     nodes.add("Concat", &["obs", "prev_action_one_hot", "agent_id_one_hot"], &["x"], vec![int_attr("axis", 1)]);
     let mut x = "x";
     if let Some((gamma, beta)) = &w.input_norm {
@@ -179,7 +205,8 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
         vec![int_attr("hidden_size", h), int_attr("linear_before_reset", 1)],
     );
     nodes.add("Squeeze", &["gru_h1", "axes_0"], &["h_out"], vec![]);
-    nodes.add("Gemm", &["h_out", "fc2.weight", "fc2.bias"], &["logits"], vec![int_attr("transB", 1)]);
+    nodes.add("Gemm", &["obs", "obs_guard", "fc2.bias"], &["guarded_bias"], vec![]);
+    nodes.add("Gemm", &["h_out", "fc2.weight", "guarded_bias"], &["logits"], vec![int_attr("transB", 1)]);
     nodes.add("Equal", &["avail", "zero"], &["blocked"], vec![]);
     nodes.add("Where", &["blocked", "unavailable_logit", "logits"], &["masked_logits"], vec![]);
     // Blocked logits underflow to probability exactly 0. (A mask allowing
@@ -229,6 +256,24 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_previous_actions_table_starts_with_the_zero_row() {
+        assert_eq!(one_hot_table(2, true), vec![0.0, 0.0, 1.0, 0.0, 0.0, 1.0]);
+        assert_eq!(one_hot_table(2, false), vec![1.0, 0.0, 0.0, 1.0]);
+    }
+
+    #[test]
+    fn negative_indices_land_past_every_table() {
+        // ONNX's integer Mod (fmod = 0) takes the divisor's sign, as Rust's rem_euclid.
+        let reduced = |i: i64| i.rem_euclid(INDEX_MODULUS);
+        for i in [0, 1, 63, 1 << 40] {
+            assert_eq!(reduced(i), i);
+        }
+        for i in [-1, -2, -64, i64::MIN, i64::MIN + 1, i64::MAX.wrapping_add(1)] {
+            assert!(reduced(i) >= 1 << 41, "{i} -> {}", reduced(i));
+        }
+    }
 
     #[test]
     fn gates_move_from_r_z_n_to_z_r_h() {

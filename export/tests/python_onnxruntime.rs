@@ -122,3 +122,80 @@ print(json.dumps({"magic": b[:8].decode(), "crc_ok": zlib.crc32(b[:-4]) == int.f
     let (i, h, a) = (4 + 3 + 2, 8, 3);
     assert_eq!(report["floats"].as_u64().unwrap() as usize, h * i + h + 2 * 3 * h * h + 2 * 3 * h + a * h + a);
 }
+
+/// Bad inputs, fed by the independent client one case at a time: what the
+/// file gives back for each (`nan`: every probability of the row is NaN;
+/// `error`: ONNX Runtime refuses the run; `finite`: plausible
+/// probabilities). A batch of zero runs in a child process, since ONNX
+/// Runtime may abort on it.
+const GUARDS: &str = r#"
+import json, subprocess, sys
+import numpy as np
+import onnxruntime as ort
+
+model = sys.argv[1]
+session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+meta = session.get_modelmeta().custom_metadata_map
+o, a, n, hd = (int(meta["murmur." + k]) for k in ["obs_dim", "n_actions", "n_agents", "hidden"])
+big = np.iinfo(np.int64)
+
+def outcome(obs=0.3, prev=-1, agent=0, h=0.0, batch=2):
+    feeds = {"obs": np.full((batch, o), obs, np.float32), "prev_action": np.full(batch, prev, np.int64),
+             "agent_id": np.full(batch, agent, np.int64), "h_in": np.full((batch, hd), h, np.float32),
+             "avail": np.ones((batch, a), np.float32)}
+    try:
+        probs, _ = session.run(["probs", "h_out"], feeds)
+    except Exception:
+        return "error"
+    if np.isnan(probs).all():
+        return "nan"
+    return "finite" if np.isfinite(probs).all() and abs(probs.sum(1) - 1).max() < 1e-5 else "mixed"
+
+cases = {
+    "valid": {}, "last valid ids": {"prev": a - 1, "agent": n - 1},
+    "nan obs": {"obs": float("nan")}, "inf obs": {"obs": float("inf")}, "-inf obs": {"obs": -float("inf")},
+    "nan h": {"h": float("nan")}, "inf h": {"h": float("inf")},
+    "agent -1": {"agent": -1}, "agent n": {"agent": n}, "agent min": {"agent": int(big.min)},
+    "agent max": {"agent": int(big.max)},
+    "prev -2": {"prev": -2}, "prev a": {"prev": a}, "prev min": {"prev": int(big.min)},
+    "prev max": {"prev": int(big.max)},
+}
+report = {name: outcome(**kw) for name, kw in cases.items()}
+if len(sys.argv) > 2:
+    print(outcome(batch=0))
+    sys.exit(0)
+child = subprocess.run([sys.executable, sys.argv[0], model, "batch0"], capture_output=True, text=True)
+report["batch 0"] = child.stdout.strip() if child.returncode == 0 else "abort %d" % child.returncode
+print(json.dumps(report))
+"#;
+
+#[test]
+fn the_file_turns_bad_inputs_into_nan_or_an_error_for_any_client() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    for input_layer_norm in [false, true] {
+        let spec = ActorSpec { obs_dim: 5, n_actions: 4, n_agents: 3, hidden: 8 };
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let options = ActorOptions { input_layer_norm, orthogonal_init: false };
+        let _actor = Actor::new(&vs.root(), spec, options);
+        let meta = CheckpointMeta::untrained(spec, options, "random");
+        let ckpt = checkpoint::save(&dir.path().join(format!("ckpt{input_layer_norm}")), &vs, &[], meta).unwrap();
+        let model = dir.path().join(format!("actor{input_layer_norm}.onnx"));
+        export_onnx(&ckpt, &model, VerifySettings::default()).unwrap();
+        let script = dir.path().join("guards.py");
+        std::fs::write(&script, GUARDS).unwrap();
+        let output = Command::new(&python).arg(&script).arg(&model).output().unwrap();
+        assert!(output.status.success(), "python failed: {}", String::from_utf8_lossy(&output.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        println!("layer norm {input_layer_norm}: {report}");
+        let expected = serde_json::json!({
+            "valid": "finite", "last valid ids": "finite",
+            "nan obs": "nan", "inf obs": "nan", "-inf obs": "nan", "nan h": "nan", "inf h": "nan",
+            "agent -1": "error", "agent n": "error", "agent min": "error", "agent max": "error",
+            "prev -2": "error", "prev a": "error", "prev min": "error", "prev max": "error",
+            "batch 0": report["batch 0"].clone(),
+        });
+        assert_eq!(report, expected);
+    }
+}
