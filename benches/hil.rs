@@ -5,6 +5,7 @@
 //! ```sh
 //! cargo bench --bench hil                       # lockstep 3/16/64 robots + realtime 50 Hz x 16
 //! MURMUR_BENCH_BACKEND=nano cargo bench --bench hil   # nano agents (obs up to 256: 3 and 16 robots)
+//! cargo bench --bench hil -- flood              # only the flood
 //! ```
 //!
 //! Lockstep: steps per second and per-step latency (observations out to the
@@ -66,7 +67,10 @@ fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
     // `cargo test --all-targets` runs benches without `--bench`: a smoke run.
     let full = std::env::args().any(|a| a == "--bench");
-    let cases: Vec<(usize, Pacing, usize)> = if full {
+    let flood_only = std::env::args().any(|a| a == "flood");
+    let cases: Vec<(usize, Pacing, usize)> = if flood_only {
+        vec![]
+    } else if full {
         vec![
             (3, Pacing::Lockstep, 40),
             (16, Pacing::Lockstep, 40),
@@ -97,6 +101,7 @@ fn main() {
                 model,
                 format: if backend == "nano" { ModelFormat::Nano } else { ModelFormat::Onnx },
                 stale_after_ms: 5000,
+                trusted_model_keys: vec![],
             }),
             zenoh: ZenohOptions::default(),
         };
@@ -153,6 +158,7 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
             model,
             format: if backend == "nano" { ModelFormat::Nano } else { ModelFormat::Onnx },
             stale_after_ms: 5000,
+            trusted_model_keys: vec![],
         }),
         zenoh: ZenohOptions {
             listen: vec![endpoint.clone()],

@@ -169,6 +169,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
             model: model.clone(),
             format: ModelFormat::Onnx,
             stale_after_ms: 5000,
+            trusted_model_keys: vec![],
         }),
         zenoh: ZenohOptions {
             listen: vec![format!("tcp/127.0.0.1:{port}")],
@@ -327,6 +328,7 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
         zenoh_config: None,
         private_keys: None,
         stale_after_ms: 5000,
+        trusted_model_keys: vec![],
         safe_action: 0,
         low_latency: false,
     };

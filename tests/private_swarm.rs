@@ -182,6 +182,7 @@ fn hil_episodes_run_on_a_private_swarm_of_spawned_agents() {
             model,
             format: ModelFormat::Onnx,
             stale_after_ms: 5000,
+            trusted_model_keys: vec![],
         }),
         zenoh: ZenohOptions { private: Some(PrivateSwarm::new(keys_dir, "coordinator".into())), ..Default::default() },
     };

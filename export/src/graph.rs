@@ -179,7 +179,12 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
     nodes.add("Add", &["prev_action", "one"], &["prev_action_row"], vec![]);
     nodes.add("Mod", &["prev_action_row", "index_modulus"], &["prev_action_index"], vec![]);
     nodes.add("Mod", &["agent_id", "index_modulus"], &["agent_id_index"], vec![]);
-    nodes.add("Gather", &["prev_action_table", "prev_action_index"], &["prev_action_one_hot"], vec![int_attr("axis", 0)]);
+    nodes.add(
+        "Gather",
+        &["prev_action_table", "prev_action_index"],
+        &["prev_action_one_hot"],
+        vec![int_attr("axis", 0)],
+    );
     nodes.add("Gather", &["agent_id_table", "agent_id_index"], &["agent_id_one_hot"], vec![int_attr("axis", 0)]);
     nodes.add("Concat", &["obs", "prev_action_one_hot", "agent_id_one_hot"], &["x"], vec![int_attr("axis", 1)]);
     let mut x = "x";

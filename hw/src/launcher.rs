@@ -41,6 +41,8 @@ pub struct AgentLaunch {
     pub private_keys: Option<PathBuf>,
     /// Milliseconds of silence before an agent sends its safe action.
     pub stale_after_ms: u64,
+    /// Operator public keys the agents trust for deployed models.
+    pub trusted_model_keys: Vec<PathBuf>,
     /// The agents' safe action.
     pub safe_action: usize,
     /// Zenoh's low-latency transport (must match the coordinator's).
@@ -92,6 +94,9 @@ impl Swarm {
         }
         if l.low_latency {
             cmd.arg("--low-latency");
+        }
+        for key in &l.trusted_model_keys {
+            cmd.arg("--trust-model-key").arg(key);
         }
         let child =
             cmd.spawn().map_err(|source| HwError::Launch { what: format!("starting {}", l.exe.display()), source })?;
@@ -156,7 +161,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn spawned_agents_get_the_coordinators_config_and_listen_on_loopback_only() {
+    fn spawned_agents_get_the_coordinators_config_and_keys_and_listen_on_loopback_only() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
         let args_file = dir.path().join("args");
@@ -172,6 +177,7 @@ mod tests {
             zenoh_config: Some("private.json5".into()),
             private_keys: Some("keys".into()),
             stale_after_ms: 300,
+            trusted_model_keys: vec!["operator.pub".into(), "second.pub".into()],
             safe_action: 0,
             low_latency: true,
         };
@@ -186,6 +192,7 @@ mod tests {
             "--low-latency",
             "--swarm lab --id 0",
             "--private keys --member robot-0",
+            "--trust-model-key operator.pub --trust-model-key second.pub",
         ] {
             assert!(args.contains(expected), "`{expected}` missing from: {args}");
         }

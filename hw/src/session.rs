@@ -32,6 +32,9 @@ pub struct SpawnAgents {
     pub format: ModelFormat,
     /// The agents' `--stale-after`, milliseconds.
     pub stale_after_ms: u64,
+    /// Operator public keys the agents trust for deployed models
+    /// (`--trust-model-key`); none: they run any well-formed model.
+    pub trusted_model_keys: Vec<PathBuf>,
 }
 
 /// Everything one run needs.
@@ -129,6 +132,7 @@ pub fn run_hil(
                 zenoh_config: zenoh.config.clone(),
                 private_keys: zenoh.private.as_ref().map(|p| p.dir.clone()),
                 stale_after_ms: s.stale_after_ms,
+                trusted_model_keys: s.trusted_model_keys.clone(),
                 safe_action: run.options.safe_action,
                 low_latency: zenoh.low_latency,
             },

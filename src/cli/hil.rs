@@ -63,6 +63,11 @@ pub struct HilArgs {
     /// The exported actor the spawned agents run.
     #[arg(long, requires = "spawn_agents")]
     pub model: Option<PathBuf>,
+    /// An operator's public key (`murmur keys signer`) the spawned agents
+    /// trust for deployed models; repeatable. Without it they run any
+    /// well-formed model a peer deploys.
+    #[arg(long, value_name = "PUBLIC_KEY", requires = "spawn_agents")]
+    pub trust_model_key: Vec<PathBuf>,
     /// Policy implementation of the spawned agents.
     #[arg(long, default_value_t = ModelFormat::Onnx)]
     pub backend: ModelFormat,
@@ -102,6 +107,7 @@ fn describe(args: &HilArgs) -> anyhow::Result<HilRun> {
                 model: model.clone(),
                 format: args.backend,
                 stale_after_ms: 500,
+                trusted_model_keys: args.trust_model_key.clone(),
             })
         }
         _ => None,

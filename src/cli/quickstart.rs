@@ -121,6 +121,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             model: model.clone(),
             format: ModelFormat::Onnx,
             stale_after_ms: 1000,
+            trusted_model_keys: vec![],
         }),
         zenoh: ZenohOptions {
             private: Some(PrivateSwarm::new(keys.clone(), "coordinator".into())),
