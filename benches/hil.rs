@@ -171,7 +171,7 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
     let (flooding, sent) = (AtomicBool::new(false), AtomicU64::new(0));
     let window = Mutex::new(None::<(Instant, Instant)>);
     let done = AtomicBool::new(false);
-    std::thread::scope(|s| {
+    let refused = std::thread::scope(|s| {
         let stranger = s.spawn(|| {
             let options = ZenohOptions { connect: vec![endpoint.clone()], ..Default::default() };
             let session = zenoh::open(zenoh_config(&options).expect("config")).wait().expect("session");
@@ -204,7 +204,7 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
         });
         done.store(true, Ordering::Relaxed);
         stranger.join().expect("stranger");
-        summary.expect("hil run");
+        summary.expect("hil run").rejected.malformed
     });
     let Some((start, end)) = *window.lock().unwrap() else {
         println!("flood, {}: the run ended before the flood began", if private { "private" } else { "open" });
@@ -230,7 +230,7 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
     }
     let rate = |p: [u64; 2]| format!("{}/{} ({:.1}%)", p[1], p[0], 100.0 * p[1] as f64 / p[0].max(1) as f64);
     println!(
-        "flood, {} swarm, {backend} agents: {} junk payloads in {:.1} s ({:.0}/s); deadline misses before {}, during {}, after {}; last miss {:.1} s after the flood",
+        "flood, {} swarm, {backend} agents: {} junk payloads in {:.1} s ({:.0}/s), {refused} of them reached the coordinator; deadline misses before {}, during {}, after {}; last miss {:.1} s after the flood",
         if private { "private" } else { "open" },
         sent.load(Ordering::Relaxed),
         (end - start).as_secs_f64(),

@@ -45,6 +45,31 @@ impl Rule {
     }
 }
 
+/// How a learning rate moves over a run: a learner sets its optimisers'
+/// rate to `lr * factor` before each update.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LrSchedule {
+    /// The configured rate throughout.
+    #[default]
+    Constant,
+    /// From the configured rate at the first update linearly down to 0 at
+    /// the run's budget (JaxMARL's and CleanRL's `anneal_lr`).
+    Linear,
+}
+
+impl LrSchedule {
+    /// The factor on the configured rate for an update that starts after
+    /// `env_steps` of a `t_max`-step run (0 at or past the budget).
+    pub fn factor(self, env_steps: u64, t_max: u64) -> f64 {
+        match self {
+            LrSchedule::Constant => 1.0,
+            LrSchedule::Linear if t_max == 0 => 1.0,
+            LrSchedule::Linear => (1.0 - env_steps as f64 / t_max as f64).max(0.0),
+        }
+    }
+}
+
 /// One parameter's state: its step count and moments (Adam: first and
 /// second; RMSprop: the mean square only).
 struct ParamState {
@@ -213,6 +238,13 @@ pub(crate) fn descend(opt: &mut Optimizer, loss: &Tensor, grad_clip: f64) -> Res
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_linear_schedule_falls_from_the_rate_to_zero_at_the_budget() {
+        let f = |steps| LrSchedule::Linear.factor(steps, 1000);
+        assert_eq!((f(0), f(250), f(1000), f(1200)), (1.0, 0.75, 0.0, 0.0));
+        assert_eq!(LrSchedule::Constant.factor(900, 1000), 1.0);
+    }
     use tch::nn::OptimizerConfig;
     use tch::Kind;
 

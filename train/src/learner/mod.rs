@@ -175,6 +175,7 @@ pub fn build(cfg: &Config, actor_vs: &nn::VarStore, dims: Dims, device: tch::Dev
         dims,
         device,
         seed: cfg.seed,
+        t_max: cfg.t_max,
         actor,
         actor_options: cfg.actor_options(),
         offline: cfg.offline.as_ref(),

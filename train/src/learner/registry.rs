@@ -84,6 +84,9 @@ pub struct BuildContext<'a> {
     pub device: tch::Device,
     /// The run's seed (for the learner's own random draws outside libtorch).
     pub seed: u64,
+    /// The run's budget in environment steps (learning-rate schedules end
+    /// there).
+    pub t_max: u64,
     /// The shared actor's dimensions (a Q-learner's target copy is built
     /// from them).
     pub actor: murmur_runtime::ActorSpec,
