@@ -252,9 +252,9 @@ impl Learner for Mappo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::optim::LrSchedule;
     use crate::actor::ActorOptions;
     use crate::env::{Spread, SpreadConfig, VecEnv};
+    use crate::optim::LrSchedule;
     use crate::rollout::{ActionSelection, Rollout};
     use murmur_runtime::ActorSpec;
     use tch::Kind;
