@@ -81,6 +81,12 @@ pub struct MappoConfig {
     /// statistics are [`crate::learner::ValueNorm`]'s debiased moving
     /// averages, not EPyMARL's exact running count).
     pub reward_norm: bool,
+    /// Each agent learns from its own reward with its own value (JaxMARL's
+    /// MAPPO): the critic also reads the agent's one-hot id and values
+    /// that agent's return, and each agent's advantage comes from its own
+    /// reward. Off: one team value and one advantage shared by the agents.
+    /// Needs a task with per-agent rewards (spread).
+    pub agent_rewards: bool,
 }
 
 /// MAPPO's advantage estimator.
@@ -121,6 +127,7 @@ impl Default for MappoConfig {
             nstep: 5,
             target_update: 200.0,
             reward_norm: false,
+            agent_rewards: false,
         }
     }
 }
@@ -156,6 +163,12 @@ impl LearnerConfig for MappoConfig {
         check(m.critic_hidden >= 1, "mappo.critic_hidden", "at least 1", m.critic_hidden)?;
         check(m.nstep >= 1, "mappo.nstep", "at least 1", m.nstep)?;
         target_update("mappo.target_update", m.target_update)?;
+        check(
+            !(m.agent_rewards && m.advantage == AdvantageEstimator::Nstep),
+            "mappo.agent_rewards",
+            "false with advantage = \"nstep\" (per-agent values run with GAE)",
+            m.agent_rewards,
+        )?;
         check(
             (1..=batch_episodes).contains(&m.minibatches),
             "mappo.minibatches",

@@ -23,7 +23,7 @@ mod config;
 pub use config::*;
 
 use tch::nn;
-use tch::Tensor;
+use tch::{Kind, Tensor};
 
 use crate::actor::Actor;
 use crate::buffer::EpisodeBatch;
@@ -52,13 +52,16 @@ pub struct Mappo {
     reward_norm: Option<ValueNorm>,
     /// The run's budget, where a learning-rate schedule ends.
     t_max: u64,
+    /// The team's size (the critic's one-hot ids with `agent_rewards`).
+    n_agents: usize,
 }
 
 impl Mappo {
     /// A MAPPO learner for an actor whose parameters are `actor_vs`.
     pub fn new(cfg: &MappoConfig, actor_vs: &nn::VarStore, dims: Dims, device: tch::Device) -> Result<Self> {
         let critic_vs = nn::VarStore::new(device);
-        let input = dims.state_dim + usize::from(cfg.critic_time_feature);
+        let ids = if cfg.agent_rewards { dims.n_agents } else { 0 };
+        let input = dims.state_dim + usize::from(cfg.critic_time_feature) + ids;
         let value_net = |root: &nn::Path| {
             StateValue::new(
                 &(root / "value"),
@@ -88,6 +91,7 @@ impl Mappo {
             target,
             reward_norm,
             t_max: 0,
+            n_agents: dims.n_agents,
         })
     }
 
@@ -98,9 +102,31 @@ impl Mappo {
     }
 
     /// The critic's input `[T+1, B, state_dim (+1)]`: the state, and the
-    /// time step t / episode_limit when configured (episodes start at row 0).
+    /// time step t / episode_limit when configured (episodes start at row
+    /// 0). With `agent_rewards`, one row per agent with its one-hot id
+    /// appended: `[T+1, B, n, state_dim (+1) + n]`.
     fn critic_input(&self, batch: &EpisodeBatch) -> Tensor {
-        self.values.input(&batch.state, batch.first_step)
+        let x = self.values.input(&batch.state, batch.first_step);
+        if !self.cfg.agent_rewards {
+            return x;
+        }
+        let (s, n) = (x.size(), self.n_agents as i64);
+        let x = x.unsqueeze(2).expand([s[0], s[1], n, s[2]], true);
+        let ids = Tensor::eye(n, (x.kind(), x.device())).expand([s[0], s[1], n, n], true);
+        Tensor::cat(&[x, ids], -1)
+    }
+
+    /// The rewards the values follow `[T, B]`, or `[T, B, n]` with
+    /// `agent_rewards`.
+    fn rewards(&self, batch: &EpisodeBatch) -> Result<Tensor> {
+        if !self.cfg.agent_rewards {
+            return Ok(batch.reward.shallow_clone());
+        }
+        batch.agent_reward.as_ref().map(Tensor::shallow_clone).ok_or_else(|| crate::Error::ConfigValue {
+            key: "mappo.agent_rewards".into(),
+            expected: "false on a task without per-agent rewards".into(),
+            got: "true".into(),
+        })
     }
 
     /// Moves the target critic towards the critic after an update (see
@@ -126,17 +152,21 @@ impl Learner for Mappo {
         let t = batch.max_len();
         let size = batch.actions.size();
         let (b, n) = (size[1], size[2]);
-        let mask = batch.mask.narrow(0, 0, t); // [T, B]
+        let team_mask = batch.mask.narrow(0, 0, t); // [T, B]
+        let agent_mask = team_mask.unsqueeze(-1).expand([t, b, n], true);
+        // Where values and returns live: [T, B], or [T, B, n] per agent.
+        let mask = if c.agent_rewards { agent_mask.shallow_clone() } else { team_mask.shallow_clone() };
 
         // Targets from the values before this update.
         let critic_in = self.critic_input(batch);
         let stops = value_stops(batch, c.bootstrap_truncation);
+        let rewards = self.rewards(batch)?;
         let reward = match &mut self.reward_norm {
             Some(norm) => {
-                norm.update(&batch.reward, &mask);
-                norm.normalize(&batch.reward)
+                norm.update(&rewards, &mask);
+                norm.normalize(&rewards)
             }
-            None => batch.reward.shallow_clone(),
+            None => rewards,
         };
         // n-step advantages: the return minus the critic's value.
         let advantage_of = |returns: &Tensor, v: &Tensor| (returns - v) * &mask;
@@ -158,10 +188,10 @@ impl Learner for Mappo {
             (v_norm.narrow(0, 0, t), adv, ret)
         });
         let targets = self.values.fit(&returns, &mask);
-        let agent_mask = mask.unsqueeze(-1).expand([t, b, n], true);
-        // Shared by the agents: one team reward, one state value.
+        // Shared by the agents (one team reward, one state value) unless
+        // each has its own.
         let per_agent = |adv: &Tensor| {
-            let adv = adv.unsqueeze(-1).expand([t, b, n], true);
+            let adv = if adv.dim() == 3 { adv.shallow_clone() } else { adv.unsqueeze(-1).expand([t, b, n], true) };
             if c.advantage_norm {
                 normalise(&adv, &agent_mask)
             } else {
@@ -245,6 +275,8 @@ impl Learner for Mappo {
 
     fn critic_readout(&self, batch: &EpisodeBatch) -> Option<CriticReadout> {
         let value = tch::no_grad(|| self.values.denormalize(&self.critic.forward(&self.critic_input(batch))));
+        // The team's reward is the sum of the agents': so is its value.
+        let value = if self.cfg.agent_rewards { value.sum_dim_intlist(-1, false, Kind::Float) } else { value };
         Some(CriticReadout { value, advantage: None })
     }
 }
@@ -257,7 +289,6 @@ mod tests {
     use crate::optim::LrSchedule;
     use crate::rollout::{ActionSelection, Rollout};
     use murmur_runtime::ActorSpec;
-    use tch::Kind;
 
     /// A small actor (hidden 8) and one batch of two spread episodes of
     /// `max_cycles` steps sampled from it.
@@ -332,6 +363,51 @@ mod tests {
         let critic_step = largest_step(&mappo.critic_vs, &critic_before);
         assert!(actor_step > 0.5 * 0.25e-3 && actor_step < 1.05 * 0.25e-3, "actor moved {actor_step}");
         assert!(critic_step > 0.5 * 0.25e-3 && critic_step < 1.05 * 0.25e-3, "critic moved {critic_step}");
+    }
+
+    #[test]
+    fn with_agent_rewards_each_agent_is_valued_by_its_own_return() {
+        tch::manual_seed(5);
+        let (dims, actor_vs, actor, batch) = spread_rollout(25);
+        let cfg = MappoConfig {
+            agent_rewards: true,
+            lr: 1e-9,
+            critic_lr: Some(3e-3),
+            epochs: 300,
+            gae_lambda: 1.0,
+            value_norm: false,
+            value_clip: false,
+            ..Default::default()
+        };
+        let mut mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
+        assert_eq!(mappo.critic_input(&batch).size(), [26, 2, 3, 54 + 1 + 3]);
+        mappo.update(&actor, &batch, 0).unwrap();
+        // Each agent's discounted return from every step (the episodes end
+        // at their time limit, where the value stops).
+        let reward = batch.agent_reward.as_ref().unwrap();
+        let mut next = Tensor::zeros([2, 3], (Kind::Float, tch::Device::Cpu));
+        let mut returns = Vec::new();
+        for t in (0..25).rev() {
+            next = reward.get(t) + next * cfg.gamma;
+            returns.push(next.shallow_clone());
+        }
+        returns.reverse();
+        let returns = Tensor::stack(&returns, 0); // [25, 2, 3]
+        let values = tch::no_grad(|| mappo.critic.forward(&mappo.critic_input(&batch))).narrow(0, 0, 25);
+        // How each agent's return differs from its team mates' at the same
+        // step (its own collisions), and whether its value tells the same.
+        let own = |x: &Tensor| x - x.mean_dim(-1, true, Kind::Float);
+        let (g, v) = (own(&returns).view([-1]), own(&values).view([-1]));
+        let spread = f64::try_from(g.std(true)).unwrap();
+        assert!(spread > 0.05, "the agents' returns barely differ ({spread}): nothing to tell apart");
+        let corr =
+            f64::try_from((&g - g.mean(Kind::Float)).dot(&(&v - v.mean(Kind::Float))) / (g.norm() * v.norm() + 1e-9))
+                .unwrap();
+        println!("spread {spread}, correlation {corr}");
+        assert!(corr > 0.8, "per-agent values follow per-agent returns with correlation {corr}");
+        // The readout stays the team's: the sum of the agents' values.
+        let team = mappo.critic_readout(&batch).unwrap().value;
+        assert_eq!(team.size(), [26, 2]);
     }
 
     /// The first weight of the critic and of its target.
