@@ -408,6 +408,11 @@ mod tests {
         // The readout stays the team's: the sum of the agents' values.
         let team = mappo.critic_readout(&batch).unwrap().value;
         assert_eq!(team.size(), [26, 2]);
+        // A task without per-agent rewards is told so at the first update.
+        let mut teamwork_only = batch;
+        teamwork_only.agent_reward = None;
+        let err = mappo.update(&actor, &teamwork_only, 0).unwrap_err().to_string();
+        assert!(err.contains("mappo.agent_rewards") && err.contains("without per-agent rewards"), "{err}");
     }
 
     /// The first weight of the critic and of its target.
