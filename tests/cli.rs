@@ -46,12 +46,15 @@ fn tiny_run(dir: &Path, t_max: u64) -> Output {
 }
 
 fn assert_clean_error(out: &Output, needle: &str) {
-    let err = text(&out.stderr);
-    assert!(!out.status.success(), "expected failure, got success; stderr: {err}");
-    assert!(err.contains(needle), "stderr lacks `{needle}`: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "not a clean error: {err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "not one line: {err}");
-    assert!(err.starts_with("error: "), "{err}");
+    let all = text(&out.stderr);
+    assert!(!out.status.success(), "expected failure, got success; stderr: {all}");
+    assert!(all.contains(needle), "stderr lacks `{needle}`: {all}");
+    assert!(!all.contains("panicked") && !all.contains("backtrace"), "not a clean error: {all}");
+    // Log lines (`[time LEVEL target] ...`, e.g. the open-swarm warning)
+    // may come before it; the error itself is one line.
+    let err: Vec<&str> = all.trim_end().lines().filter(|l| !l.starts_with('[')).collect();
+    assert_eq!(err.len(), 1, "not one line: {all}");
+    assert!(err[0].starts_with("error: "), "{all}");
 }
 
 #[test]
@@ -186,5 +189,10 @@ fn hil_and_deploy_refuse_bad_input_with_one_line_errors() {
     };
     assert_clean_error(&deploy("missing.onnx"), "missing.onnx: no such file");
     std::fs::write(tmp.path().join("model.onnx"), b"not checked before an agent answers").unwrap();
-    assert_clean_error(&deploy("model.onnx"), "no agent of swarm `clitest`");
+    let unanswered = deploy("model.onnx");
+    assert_clean_error(&unanswered, "no agent of swarm `clitest`");
+    // An open swarm says so at start-up.
+    assert!(
+        text(&unanswered.stderr).contains("WARN") && text(&unanswered.stderr).contains("open swarm (no --private)")
+    );
 }

@@ -223,6 +223,12 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
         move |e: zenoh::Error| SwarmError::Zenoh(format!("{what}: {e}"))
     };
     let (mut listen, mut connect) = (options.listen.clone(), options.connect.clone());
+    if options.private.is_none() && options.config.is_none() {
+        log::warn!(
+            "open swarm (no --private): anyone who reaches this network can join it, read its observations and \
+             answer them; for a trusted bench only (docs/security.md)"
+        );
+    }
     if let Some(private) = &options.private {
         for path in private.files() {
             if !path.is_file() {
