@@ -19,7 +19,7 @@
 //! how long after its end the last miss came.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -96,13 +96,7 @@ fn main() {
             },
             record: None,
             critic: None,
-            spawn: Some(SpawnAgents {
-                exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
-                model,
-                format: if backend == "nano" { ModelFormat::Nano } else { ModelFormat::Onnx },
-                stale_after_ms: 5000,
-                trusted_model_keys: vec![],
-            }),
+            spawn: Some(spawned_agents(model, &backend)),
             zenoh: ZenohOptions::default(),
         };
         let s = run_hil(&hil, &AtomicBool::new(false), |_| {}).expect("hil run");
@@ -120,6 +114,17 @@ fn main() {
     let phases = if full { [10.0, 10.0, 10.0] } else { [1.0, 1.0, 1.0] };
     for private in [false, true] {
         flood(dir.path(), &backend, private, phases);
+    }
+}
+
+/// One `murmur agent` process per robot, running `model` on `backend`.
+fn spawned_agents(model: PathBuf, backend: &str) -> SpawnAgents {
+    SpawnAgents {
+        exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
+        model,
+        format: if backend == "nano" { ModelFormat::Nano } else { ModelFormat::Onnx },
+        stale_after_ms: 5000,
+        trusted_model_keys: vec![],
     }
 }
 
@@ -153,25 +158,18 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
         },
         record: None,
         critic: None,
-        spawn: Some(SpawnAgents {
-            exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
-            model,
-            format: if backend == "nano" { ModelFormat::Nano } else { ModelFormat::Onnx },
-            stale_after_ms: 5000,
-            trusted_model_keys: vec![],
-        }),
+        spawn: Some(spawned_agents(model, backend)),
         zenoh: ZenohOptions {
             listen: vec![endpoint.clone()],
             private: private.then(|| PrivateSwarm::new(keys.clone(), "coordinator".into())),
             ..Default::default()
         },
     };
-    // Each episode's end and its deadline misses over the team.
-    let ends = Mutex::new(Vec::<(Instant, u64)>::new());
-    let (flooding, sent) = (AtomicBool::new(false), AtomicU64::new(0));
-    let window = Mutex::new(None::<(Instant, Instant)>);
+    // Each episode's end, its robot-steps and its deadline misses.
+    let ends = Mutex::new(Vec::<(Instant, u64, u64)>::new());
     let done = AtomicBool::new(false);
-    let refused = std::thread::scope(|s| {
+    // The stranger reports how many payloads it put, and when it flooded.
+    let ((sent, window), refused) = std::thread::scope(|s| {
         let stranger = s.spawn(|| {
             let options = ZenohOptions { connect: vec![endpoint.clone()], ..Default::default() };
             let session = zenoh::open(zenoh_config(&options).expect("config")).wait().expect("session");
@@ -189,24 +187,23 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
             }
             std::thread::sleep(Duration::from_secs_f64(phases[0]));
             let start = Instant::now();
-            flooding.store(true, Ordering::Relaxed);
-            let mut k = 0usize;
+            let mut k = 0u64;
             while start.elapsed().as_secs_f64() < phases[1] && !done.load(Ordering::Relaxed) {
-                let _ = publishers[k % publishers.len()].put(junk.clone()).wait();
+                let _ = publishers[k as usize % publishers.len()].put(junk.clone()).wait();
                 k += 1;
             }
-            *window.lock().unwrap() = Some((start, Instant::now()));
-            sent.store(k as u64, Ordering::Relaxed);
+            let window = (k > 0).then(|| (start, Instant::now()));
             let _ = session.close().wait();
+            (k, window)
         });
         let summary = run_hil(&hil, &AtomicBool::new(false), |e| {
-            ends.lock().unwrap().push((Instant::now(), e.deadline_misses.iter().sum()));
+            let robot_steps = (e.steps * e.deadline_misses.len()) as u64;
+            ends.lock().unwrap().push((Instant::now(), robot_steps, e.deadline_misses.iter().sum()));
         });
         done.store(true, Ordering::Relaxed);
-        stranger.join().expect("stranger");
-        summary.expect("hil run").rejected.malformed
+        (stranger.join().expect("stranger"), summary.expect("hil run").rejected.malformed)
     });
-    let Some((start, end)) = *window.lock().unwrap() else {
+    let Some((start, end)) = window else {
         println!("flood, {}: the run ended before the flood began", if private { "private" } else { "open" });
         return;
     };
@@ -214,7 +211,7 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
     let episode = Duration::from_millis(500);
     let (mut before, mut during, mut after) = ([0u64; 2], [0u64; 2], [0u64; 2]);
     let mut last_miss_after = Duration::ZERO;
-    for &(t, misses) in ends.lock().unwrap().iter() {
+    for &(t, robot_steps, misses) in ends.lock().unwrap().iter() {
         let phase = if t < start {
             &mut before
         } else if t < end + episode {
@@ -222,7 +219,7 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
         } else {
             &mut after
         };
-        phase[0] += 25 * n as u64;
+        phase[0] += robot_steps;
         phase[1] += misses;
         if misses > 0 && t > end {
             last_miss_after = last_miss_after.max(t - end);
@@ -232,9 +229,9 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
     println!(
         "flood, {} swarm, {backend} agents: {} junk payloads in {:.1} s ({:.0}/s), {refused} of them reached the coordinator; deadline misses before {}, during {}, after {}; last miss {:.1} s after the flood",
         if private { "private" } else { "open" },
-        sent.load(Ordering::Relaxed),
+        sent,
         (end - start).as_secs_f64(),
-        sent.load(Ordering::Relaxed) as f64 / (end - start).as_secs_f64(),
+        sent as f64 / (end - start).as_secs_f64(),
         rate(before),
         rate(during),
         rate(after),

@@ -13,8 +13,9 @@
 //!
 //! The graph guards its inputs for clients other than murmur's runtime
 //! (which checks them before the graph sees them):
-//! - A non-finite observation gives NaN probabilities. `Relu` would drop
-//!   a NaN (ONNX Runtime's gives 0), so the observation also enters the
+//! - A non-finite observation gives NaN probabilities. Without a guard it
+//!   is lost before the GRU (ONNX Runtime gave finite probabilities for
+//!   a NaN observation; `Relu` as `max(x, 0)` drops it), so it also enters the
 //!   logits' bias through a product with a zero matrix: 0 x finite is 0,
 //!   0 x NaN or infinity is NaN. A non-finite hidden state reaches the
 //!   logits through the GRU's products.

@@ -50,13 +50,7 @@ impl Member {
         {
             return Some(Member::Operator);
         }
-        let id = name.strip_prefix("robot-")?;
-        let canonical = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
-        if canonical {
-            id.parse().ok().map(Member::Robot)
-        } else {
-            None
-        }
+        keys::canonical_id(name.strip_prefix("robot-")?).map(Member::Robot)
     }
 
     /// The common name of the member's certificate: `coordinator`,

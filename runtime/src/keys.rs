@@ -66,13 +66,14 @@ pub fn critic_value(swarm: &str) -> String {
 /// the coordinator calls it on every answer.
 pub fn agent_id(key: &str, swarm: &str) -> Option<usize> {
     let rest = key.strip_prefix("murmur/")?.strip_prefix(swarm)?.strip_prefix("/agent/")?;
-    let id = rest.split('/').next()?;
+    canonical_id(rest.split('/').next()?)
+}
+
+/// A robot id written canonically: decimal digits, no sign, no leading
+/// zero (`01` and `+1` are not ids).
+pub fn canonical_id(id: &str) -> Option<usize> {
     let canonical = !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) && (id == "0" || !id.starts_with('0'));
-    if canonical {
-        id.parse().ok()
-    } else {
-        None
-    }
+    canonical.then(|| id.parse().ok()).flatten()
 }
 
 #[cfg(test)]

@@ -52,8 +52,6 @@ pub struct Mappo {
     reward_norm: Option<ValueNorm>,
     /// The run's budget, where a learning-rate schedule ends.
     t_max: u64,
-    /// The team's size (the critic's one-hot ids with `agent_rewards`).
-    n_agents: usize,
 }
 
 impl Mappo {
@@ -91,7 +89,6 @@ impl Mappo {
             target,
             reward_norm,
             t_max: 0,
-            n_agents: dims.n_agents,
         })
     }
 
@@ -110,7 +107,7 @@ impl Mappo {
         if !self.cfg.agent_rewards {
             return x;
         }
-        let (s, n) = (x.size(), self.n_agents as i64);
+        let (s, n) = (x.size(), batch.actions.size()[2]);
         let x = x.unsqueeze(2).expand([s[0], s[1], n, s[2]], true);
         let ids = Tensor::eye(n, (x.kind(), x.device())).expand([s[0], s[1], n, n], true);
         Tensor::cat(&[x, ids], -1)
@@ -191,7 +188,7 @@ impl Learner for Mappo {
         // Shared by the agents (one team reward, one state value) unless
         // each has its own.
         let per_agent = |adv: &Tensor| {
-            let adv = if adv.dim() == 3 { adv.shallow_clone() } else { adv.unsqueeze(-1).expand([t, b, n], true) };
+            let adv = if c.agent_rewards { adv.shallow_clone() } else { adv.unsqueeze(-1).expand([t, b, n], true) };
             if c.advantage_norm {
                 normalise(&adv, &agent_mask)
             } else {
@@ -382,17 +379,11 @@ mod tests {
         let mut mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap();
         assert_eq!(mappo.critic_input(&batch).size(), [26, 2, 3, 54 + 1 + 3]);
         mappo.update(&actor, &batch, 0).unwrap();
-        // Each agent's discounted return from every step (the episodes end
-        // at their time limit, where the value stops).
+        // Each agent's discounted return from every step: GAE with lambda 1
+        // over zero values (the episodes end at their time limit).
         let reward = batch.agent_reward.as_ref().unwrap();
-        let mut next = Tensor::zeros([2, 3], (Kind::Float, tch::Device::Cpu));
-        let mut returns = Vec::new();
-        for t in (0..25).rev() {
-            next = reward.get(t) + next * cfg.gamma;
-            returns.push(next.shallow_clone());
-        }
-        returns.reverse();
-        let returns = Tensor::stack(&returns, 0); // [25, 2, 3]
+        let no_values = Tensor::zeros([26, 2, 3], (Kind::Float, tch::Device::Cpu));
+        let returns = gae(reward, &value_stops(&batch, false), &batch.mask, &no_values, cfg.gamma, 1.0); // [25, 2, 3]
         let values = tch::no_grad(|| mappo.critic.forward(&mappo.critic_input(&batch))).narrow(0, 0, 25);
         // How each agent's return differs from its team mates' at the same
         // step (its own collisions), and whether its value tells the same.
