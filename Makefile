@@ -9,8 +9,10 @@ setup:
 demo: setup
 	cargo run --release -- quickstart
 
-# Every test of the workspace (unit, learning, end-to-end).
+# Every test of the workspace (unit, learning, end-to-end), some of them
+# against independent Python implementations (scripts/setup-checks).
 test: setup
+	@scripts/setup-checks
 	cargo test --workspace --all-targets --no-fail-fast
 
 lint: setup

@@ -210,6 +210,9 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             team.record.mark_incomplete(format!("robots {absent:?} absent at the start"));
         }
         self.bridge.reset(seed)?;
+        // Wall-clock start, so recordings line up with other logs (MCAP).
+        let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        team.record.metadata_once("started_unix_ns".into(), started.as_nanos().to_string());
         if let Some(c) = &mut self.critic {
             c.begin_episode();
         }

@@ -20,6 +20,7 @@ pub mod coordinator;
 pub mod critic_server;
 pub mod launcher;
 pub mod link;
+pub mod mcap_export;
 pub mod recorder;
 pub mod session;
 pub mod summary;

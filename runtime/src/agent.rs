@@ -61,6 +61,15 @@ impl Actuator for NoActuator {
     fn command(&mut self, _command: &Command) {}
 }
 
+/// An optional actuator: `None` only publishes, like [`NoActuator`].
+impl<A: Actuator> Actuator for Option<A> {
+    fn command(&mut self, command: &Command) {
+        if let Some(a) = self {
+            a.command(command);
+        }
+    }
+}
+
 /// Failsafe settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AgentConfig {

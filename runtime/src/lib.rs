@@ -23,6 +23,8 @@ pub mod model_signing;
 #[cfg(feature = "models")]
 pub mod model_update;
 pub mod policy;
+#[cfg(feature = "ros2")]
+pub mod ros2;
 pub mod spec;
 #[cfg(feature = "zenoh")]
 pub mod swarm;

@@ -24,11 +24,12 @@ use zenoh::qos::CongestionControl;
 use zenoh::Wait;
 
 use crate::access_control::{access_control, Member, Robots};
-use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts, NoActuator};
+use crate::agent::{short_hex, Agent, AgentConfig, AgentError, ErrorCounts};
 use crate::keys;
 use crate::model_signing::ModelTrust;
 use crate::model_update::{lock, ModelOutcome, ModelUpdates};
 use crate::policy::{NanoPolicy, OnnxPolicy, Policy, PolicyError};
+use crate::ros2::{ActionMap, Ros2Actuator, Ros2Error};
 use crate::wire::{ActionMsg, ModelFormat, MAX_MESSAGE_BYTES};
 
 /// Everything `murmur agent` needs.
@@ -50,6 +51,9 @@ pub struct SwarmAgentOptions {
     /// empty: any model whose hash, format and fit check out (an open
     /// swarm, for a trusted bench).
     pub trusted_model_keys: Vec<PathBuf>,
+    /// A ROS 2 action table (`--ros2`): each command also goes to the
+    /// robot as a ROS 2 message over rmw_zenoh.
+    pub ros2: Option<PathBuf>,
 }
 
 /// What a finished run counted.
@@ -88,6 +92,9 @@ pub enum SwarmError {
     /// A trusted key file cannot be used.
     #[error(transparent)]
     Key(#[from] crate::model_signing::KeyError),
+    /// The ROS 2 action table or node.
+    #[error(transparent)]
+    Ros2(#[from] Ros2Error),
 }
 
 pub use crate::model_update::model_message;
@@ -300,6 +307,7 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
     } else {
         Some(ModelTrust::load(&options.swarm, &options.trusted_model_keys)?)
     };
+    let ros2 = options.ros2.as_ref().map(|path| ActionMap::load(path).map(|map| (map, path.clone()))).transpose()?;
     let bytes =
         std::fs::read(&options.model).map_err(|source| SwarmError::Io { path: options.model.clone(), source })?;
     let sha: [u8; 32] = Sha256::digest(&bytes).into();
@@ -308,7 +316,7 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
     let result = match options.format {
         ModelFormat::Onnx => {
             let load = move |model: &[u8]| OnnxPolicy::from_bytes(model, "(received over Zenoh)", id);
-            serve(OnnxPolicy::load(&options.model, id)?, sha, (load, trust), options, &session, stop)
+            serve(OnnxPolicy::load(&options.model, id)?, sha, (load, trust), ros2, options, &session, stop)
         }
         ModelFormat::Nano => {
             // Nano policies read their weights in place: each model's bytes
@@ -316,7 +324,7 @@ pub fn run(options: &SwarmAgentOptions, stop: &AtomicBool) -> Result<RunSummary,
             // stays allocated; swaps are rare).
             let leak = |b: Vec<u8>| -> &'static [u8] { Box::leak(b.into_boxed_slice()) };
             let load = move |model: &[u8]| NanoPolicy::new(leak(model.to_vec()), id);
-            serve(NanoPolicy::new(leak(bytes), id)?, sha, (load, trust), options, &session, stop)
+            serve(NanoPolicy::new(leak(bytes), id)?, sha, (load, trust), ros2, options, &session, stop)
         }
     };
     let _ = session.close().wait();
@@ -327,13 +335,16 @@ fn serve<P: Policy + Send + 'static>(
     policy: P,
     sha: [u8; 32],
     (load, trust): (impl Fn(&[u8]) -> Result<P, PolicyError> + Send + Sync + 'static, Option<ModelTrust>),
+    ros2: Option<(ActionMap, PathBuf)>,
     options: &SwarmAgentOptions,
     session: &zenoh::Session,
     stop: &AtomicBool,
 ) -> Result<RunSummary, SwarmError> {
     let spec = policy.spec();
-    // The default actuator: the command is only published.
-    let agent = Arc::new(Mutex::new(Agent::new(policy, NoActuator, options.failsafe, sha)?));
+    // Without a ROS 2 table the command is only published to the coordinator.
+    let actuator =
+        ros2.map(|(map, path)| Ros2Actuator::new(session, map, &path, options.id, spec.n_actions)).transpose()?;
+    let agent = Arc::new(Mutex::new(Agent::new(policy, actuator, options.failsafe, sha)?));
     let (swarm, id) = (options.swarm.as_str(), options.id);
     let (obs_key, act_key, token_key) =
         (keys::observation(swarm, id), keys::action(swarm, id), keys::agent_token(swarm, id));

@@ -41,6 +41,11 @@ pub struct AgentArgs {
     /// Without it, any well-formed model is run (a trusted bench only).
     #[arg(long = "trust-model-key", value_name = "PUBLIC_KEY")]
     pub trust_model_keys: Vec<PathBuf>,
+    /// Also send each command to the robot as a ROS 2 message over
+    /// rmw_zenoh, by this action table (docs/ros2.md; e.g.
+    /// configs/ros2/spread_cmd_vel.toml).
+    #[arg(long, value_name = "ACTION_TABLE")]
+    pub ros2: Option<PathBuf>,
     /// Stop cleanly when standard input closes (the swarm launcher uses it,
     /// so agents never outlive their coordinator).
     #[arg(long)]
@@ -57,6 +62,7 @@ pub fn run(args: AgentArgs) -> anyhow::Result<()> {
         zenoh: args.zenoh.options(),
         failsafe: AgentConfig { safe_action: args.safe_action, stale_after: Duration::from_millis(args.stale_after) },
         trusted_model_keys: args.trust_model_keys,
+        ros2: args.ros2,
     };
     // Runs until Ctrl-C, SIGTERM or (when asked) the end of standard input;
     // the liveliness token goes with the session.

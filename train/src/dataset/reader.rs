@@ -162,6 +162,14 @@ pub struct RecordedEpisode {
     pub terminated: Vec<u8>,
     /// 1 where the time limit cut it `[T]`.
     pub truncated: Vec<u8>,
+    /// Where each action came from (`Origin` codes) `[T, n]`.
+    pub action_source: Vec<u8>,
+    /// Observation sent to answer received, µs (NaN: no answer) `[T, n]`.
+    pub answer_us: Vec<f32>,
+    /// Seconds since the episode started when each step's actions were applied `[T]`.
+    pub time_s: Vec<f64>,
+    /// The server-side critic's value of each step, where one ran `[T]`.
+    pub critic_value: Option<Vec<f32>>,
     /// The file's string metadata.
     pub metadata: HashMap<String, String>,
 }
@@ -241,6 +249,9 @@ impl DatasetReader {
             raw(name).chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
         };
         let u8s = |name: &str| raw(name).to_vec();
+        let f64s = |name: &str| {
+            raw(name).chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+        };
         Ok(RecordedEpisode {
             state: f32s("state"),
             obs: f32s("obs"),
@@ -251,6 +262,10 @@ impl DatasetReader {
             agent_rewards: st.tensor("agent_rewards").is_ok().then(|| f32s("agent_rewards")),
             terminated: u8s("terminated"),
             truncated: u8s("truncated"),
+            action_source: u8s("action_source"),
+            answer_us: f32s("answer_us"),
+            time_s: f64s("time_s"),
+            critic_value: st.tensor("critic_value").is_ok().then(|| f32s("critic_value")),
             metadata: meta.metadata().clone().unwrap_or_default(),
             entry,
         })
