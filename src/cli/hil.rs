@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use murmur::hw::coordinator::{HilOptions, Pacing};
+use murmur::hw::mcap_export::dataset_to_mcap;
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::ModelFormat;
 use murmur_train::config::{Config, EnvConfig};
@@ -54,6 +55,10 @@ pub struct HilArgs {
     /// Record every episode into this dataset directory (docs/dataset.md).
     #[arg(long)]
     pub record: Option<PathBuf>,
+    /// Also write the recorded dataset as RECORD/episodes.mcap when the run
+    /// ends (Foxglove, `ros2 bag`, Python `mcap`; docs/dataset.md).
+    #[arg(long, requires = "record")]
+    pub mcap: bool,
     /// Load this training run's centralised critic on the server.
     #[arg(long)]
     pub critic: Option<PathBuf>,
@@ -133,6 +138,7 @@ fn describe(args: &HilArgs) -> anyhow::Result<HilRun> {
 
 pub fn run(args: HilArgs) -> anyhow::Result<()> {
     let hil = describe(&args)?;
+    let mcap = args.mcap;
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_signal(&stop)?;
     println!(
@@ -147,7 +153,7 @@ pub fn run(args: HilArgs) -> anyhow::Result<()> {
     if hil.spawn.is_none() {
         println!("waiting up to {:?} for the robots' liveliness tokens...", hil.options.join_timeout);
     }
-    let summary = run_hil(&hil, &stop, |e| {
+    let result = run_hil(&hil, &stop, |e| {
         let flag = e.incomplete_reason.as_deref().map_or(String::new(), |r| format!("  [incomplete: {r}]"));
         let outcome = match e.won {
             Some(true) => ", won",
@@ -158,7 +164,16 @@ pub fn run(args: HilArgs) -> anyhow::Result<()> {
             "episode {:>4}: return {:>9.3}, {:>3} steps{outcome}, deadline misses {:?}{flag}",
             e.episode, e.episode_return, e.steps, e.deadline_misses
         );
-    })?;
+    });
+    // What was recorded is converted even when the run ended early.
+    if let (true, Some(dir)) = (mcap, &hil.record) {
+        if dir.join("manifest.json").exists() {
+            let out = dir.join("episodes.mcap");
+            let written = dataset_to_mcap(dir, &out).with_context(|| format!("writing {}", out.display()))?;
+            println!("MCAP: {} ({} episodes, {} messages)", out.display(), written.episodes, written.messages);
+        }
+    }
+    let summary = result?;
     println!("\n{summary}");
     if let Some(dir) = &hil.record {
         println!("recorded: {} (manifest.json + one safetensors file per episode)", dir.display());

@@ -2,6 +2,7 @@
 
 mod agent;
 mod collect;
+mod dataset;
 mod deploy;
 mod eval;
 mod export;
@@ -36,6 +37,8 @@ enum Command {
     Learners(learners::LearnersArgs),
     /// Record an episode dataset in the simulator, with a run's actor or random actions.
     Collect(collect::CollectArgs),
+    /// Work with recorded datasets: convert them to MCAP.
+    Dataset(dataset::DatasetArgs),
     /// Evaluate a run's latest checkpoint.
     Eval(eval::EvalArgs),
     /// Run one robot's actor on the swarm over Zenoh.
@@ -66,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Learners(a) => learners::run(a),
         Command::Eval(a) => eval::run(a),
         Command::Collect(a) => collect::run(a),
+        Command::Dataset(a) => dataset::run(a),
         Command::Export(a) => export::run(a),
         Command::Agent(a) => agent::run(a),
         Command::Hil(a) => hil::run(a),
