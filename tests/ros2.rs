@@ -3,7 +3,8 @@
 //! hash and decodes and re-encodes every CDR payload murmur writes, and a
 //! Python eclipse-zenoh subscriber, which names the topic key from
 //! rosbags' hash, receives `murmur agent`'s velocity commands with
-//! rmw_zenoh's attachment and sees its liveliness tokens.
+//! rmw_zenoh's attachment and sees its liveliness tokens, on a network
+//! apart from the swarm's.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -163,7 +164,12 @@ fn a_python_ros2_subscriber_receives_each_command_as_a_twist() {
     const STEPS: u32 = 12;
     let dir = tempfile::tempdir().unwrap();
     let model = exported(dir.path());
-    let table_path = root().join("configs/ros2/spread_cmd_vel.toml");
+    // The shipped table, pointed at the listener standing in for the
+    // robot's ROS 2 network.
+    let ros_endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let shipped = std::fs::read_to_string(root().join("configs/ros2/spread_cmd_vel.toml")).unwrap();
+    let table_path = dir.path().join("cmd_vel.toml");
+    std::fs::write(&table_path, format!("connect = [\"{ros_endpoint}\"]\n{shipped}")).unwrap();
     let table = ActionMap::load(&table_path).unwrap();
     let port = free_port();
     let endpoint = format!("tcp/127.0.0.1:{port}");
@@ -176,6 +182,17 @@ fn a_python_ros2_subscriber_receives_each_command_as_a_twist() {
     let swarm = format!("ros2-{}", std::process::id());
     let config_arg = config.to_str().unwrap();
     let table_arg = table_path.to_str().unwrap();
+    let mut listener = Running(
+        Command::new(checks_python())
+            .arg(root().join("tests/ros2/twist_listener.py"))
+            .args([ros_endpoint.as_str(), &STEPS.to_string(), "40"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(listener.0.stdout.take().unwrap()).lines();
+    let listening: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(listening["listening"], ros_endpoint.as_str());
     // No stale commands during the test: only answered observations move the robot.
     let _agent = common::spawn_agent(
         &model,
@@ -184,15 +201,6 @@ fn a_python_ros2_subscriber_receives_each_command_as_a_twist() {
         &["--stale-after", "60000", "--zenoh-config", config_arg, "--ros2", table_arg],
     );
 
-    let mut listener = Running(
-        Command::new(checks_python())
-            .arg(root().join("tests/ros2/twist_listener.py"))
-            .args([endpoint.as_str(), &STEPS.to_string(), "40"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut lines = BufReader::new(listener.0.stdout.take().unwrap()).lines();
     let ready: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     let tokens: Vec<&str> = ready["tokens"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
     assert!(
@@ -238,7 +246,9 @@ fn a_python_ros2_subscriber_receives_each_command_as_a_twist() {
         actions.push(usize::from(reply.action));
     }
 
-    let received: Vec<Value> = lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    let mut received: Vec<Value> = lines.map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    let leaked = received.pop().expect("the listener's last line");
+    assert_eq!(leaked["swarm_samples_seen"], json!([]), "swarm traffic reached the ROS 2 network");
     assert_eq!(received.len(), STEPS as usize, "one Twist per command: {received:?}");
     let distinct: std::collections::BTreeSet<usize> = actions.iter().copied().collect();
     println!("actions {actions:?}");

@@ -342,8 +342,7 @@ fn serve<P: Policy + Send + 'static>(
 ) -> Result<RunSummary, SwarmError> {
     let spec = policy.spec();
     // Without a ROS 2 table the command is only published to the coordinator.
-    let actuator =
-        ros2.map(|(map, path)| Ros2Actuator::new(session, map, &path, options.id, spec.n_actions)).transpose()?;
+    let actuator = ros2.map(|(map, path)| Ros2Actuator::new(map, &path, options.id, spec.n_actions)).transpose()?;
     let agent = Arc::new(Mutex::new(Agent::new(policy, actuator, options.failsafe, sha)?));
     let (swarm, id) = (options.swarm.as_str(), options.id);
     let (obs_key, act_key, token_key) =

@@ -1,9 +1,12 @@
 """A ROS 2 subscriber built from independent parts: eclipse-zenoh for the
 transport, rosbags for the type hash and CDR. It listens where rmw_zenoh
-would put robot 1's /robot_1/cmd_vel Twists and reports, as JSON lines:
+would put robot 1's /robot_1/cmd_vel Twists, listening on ENDPOINT as a
+robot's rmw_zenoh router would, and reports, as JSON lines:
 
+  {"listening": ENDPOINT}            once it listens
   {"ready": true, "tokens": [...]}   once the publisher's liveliness token is seen
   {"seq", "timestamp_ns", "gid_hex", "attachment_bytes", "linear", "angular"} per sample
+  {"swarm_samples_seen": [...]}      murmur swarm keys heard on this network (none expected)
 
 Usage: twist_listener.py ENDPOINT COUNT TIMEOUT_S
 """
@@ -23,11 +26,15 @@ key = f"0/robot_1/cmd_vel/geometry_msgs::msg::dds_::Twist_/{store.hash_rihs01(tw
 
 conf = zenoh.Config()
 conf.insert_json5("mode", '"peer"')
-conf.insert_json5("connect/endpoints", json.dumps([endpoint]))
+conf.insert_json5("listen/endpoints", json.dumps([endpoint]))
 conf.insert_json5("scouting/multicast/enabled", "false")
 session = zenoh.open(conf)
 samples = queue.Queue()
 sub = session.declare_subscriber(key, lambda s: samples.put(s))
+# The swarm's own traffic must never reach the ROS 2 network.
+swarm_seen = []
+swarm_sub = session.declare_subscriber("murmur/**", lambda s: swarm_seen.append(str(s.key_expr)))
+print(json.dumps({"listening": endpoint}), flush=True)
 
 deadline = time.time() + timeout
 tokens = []
@@ -53,4 +60,5 @@ while got < count and time.time() < deadline:
         "angular": [msg.angular.x, msg.angular.y, msg.angular.z],
     }), flush=True)
     got += 1
+print(json.dumps({"swarm_samples_seen": swarm_seen}), flush=True)
 session.close()

@@ -8,6 +8,7 @@
 //! node = "murmur_agent"
 //! cmd_vel = "cmd_vel"          # geometry_msgs/msg/Twist, relative to the namespace
 //! target_topic = "target"      # std_msgs/msg/Int32, for actions with a target
+//! connect = ["tcp/localhost:7447"]  # the robot's rmw_zenoh router (the default)
 //!
 //! [[action]]                   # action 0
 //! name = "stay"
@@ -20,6 +21,9 @@
 //! ```
 //!
 //! Every action of the model needs a row; unset velocities are zero.
+//! The ROS 2 side is its own Zenoh session, to the robot's ROS 2 network
+//! (by default rmw_zenoh's router on the robot): ROS 2 traffic never
+//! joins the swarm's session, so a private swarm stays private.
 
 use std::path::{Path, PathBuf};
 
@@ -69,6 +73,10 @@ fn default_target_topic() -> String {
 fn default_depth() -> u32 {
     10
 }
+/// Where rmw_zenoh's router listens on a ROS 2 machine by default.
+pub fn default_connect() -> Vec<String> {
+    vec!["tcp/localhost:7447".into()]
+}
 
 /// The whole file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -95,6 +103,9 @@ pub struct ActionMap {
     /// The publishers' keep-last depth (announced in their QoS).
     #[serde(default = "default_depth")]
     pub depth: u32,
+    /// Zenoh endpoints of the robot's ROS 2 network (rmw_zenoh's router).
+    #[serde(default = "default_connect")]
+    pub connect: Vec<String>,
     /// One row per action, in the model's action order.
     pub action: Vec<ActionCommand>,
 }
@@ -120,6 +131,9 @@ impl ActionMap {
         }
         if map.node.is_empty() || map.node.contains('/') {
             return Err(bad(format!("node `{}`: a node name is one non-empty word", map.node)));
+        }
+        if map.connect.is_empty() {
+            return Err(bad("connect: at least one Zenoh endpoint of the robot's ROS 2 network is needed".into()));
         }
         if !map.namespace.starts_with('/') {
             return Err(bad(format!("namespace `{}`: it must start with `/`", map.namespace)));

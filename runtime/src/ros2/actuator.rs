@@ -4,11 +4,11 @@
 
 use std::path::Path;
 
-use zenoh::Session;
+use zenoh::{Session, Wait};
 
 use super::action_map::ActionMap;
 use super::messages::{Int32, Twist};
-use super::node::{Ros2Node, RosPublisher};
+use super::node::{open_session, Ros2Node, RosPublisher};
 use super::Ros2Error;
 use crate::agent::{Actuator, Command};
 
@@ -18,32 +18,38 @@ pub struct Ros2Actuator {
     cmd_vel: RosPublisher<Twist>,
     target: Option<RosPublisher<Int32>>,
     _node: Ros2Node,
+    session: Session,
 }
 
 impl Ros2Actuator {
     /// The node, publishers and tokens of agent `id`, for a model with
-    /// `n_actions` actions (the table must have exactly that many rows).
-    pub fn new(
-        session: &Session,
-        map: ActionMap,
-        map_path: &Path,
-        id: usize,
-        n_actions: usize,
-    ) -> Result<Self, Ros2Error> {
+    /// `n_actions` actions (the table must have exactly that many rows), on
+    /// a Zenoh session of their own to the table's ROS 2 network.
+    pub fn new(map: ActionMap, map_path: &Path, id: usize, n_actions: usize) -> Result<Self, Ros2Error> {
         map.check_actions(n_actions, map_path)?;
-        let node = Ros2Node::new(session, map.node_name(id), map.distro)?;
+        let session = open_session(&map.connect)?;
+        let node = Ros2Node::new(&session, map.node_name(id), map.distro)?;
         let cmd_vel = node.publisher::<Twist>(&map.cmd_vel_topic(id), map.depth)?;
         let target =
             if map.has_targets() { Some(node.publisher::<Int32>(&map.target_topic(id), map.depth)?) } else { None };
         log::info!(
-            "ROS 2 node {}/{} (domain {}, {:?}): actions go to {} as geometry_msgs/msg/Twist",
+            "ROS 2 node {}/{} (domain {}, {:?}, via {:?}): actions go to {} as geometry_msgs/msg/Twist",
             map.node_name(id).namespace,
             map.node,
             map.domain_id,
             map.distro,
+            map.connect,
             map.cmd_vel_topic(id)
         );
-        Ok(Ros2Actuator { map, cmd_vel, target, _node: node })
+        Ok(Ros2Actuator { map, cmd_vel, target, _node: node, session })
+    }
+}
+
+impl Drop for Ros2Actuator {
+    fn drop(&mut self) {
+        // Closing the session withdraws the node's tokens at once, so
+        // `ros2 node list` forgets the node when the agent stops.
+        let _ = self.session.close().wait();
     }
 }
 

@@ -119,6 +119,21 @@ impl Ros2Node {
     }
 }
 
+/// A Zenoh session to a ROS 2 network: a peer that connects to
+/// `endpoints` (rmw_zenoh's router, or the robots) and does not scout, so
+/// it joins exactly the network it is told to.
+pub fn open_session(endpoints: &[String]) -> Result<Session, Ros2Error> {
+    let mut config = zenoh::Config::default();
+    let set = |config: &mut zenoh::Config, key: &str, value: String| {
+        config.insert_json5(key, &value).map_err(|e| Ros2Error::Zenoh(format!("config {key}: {e}")))
+    };
+    set(&mut config, "mode", "\"peer\"".into())?;
+    let list = endpoints.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(",");
+    set(&mut config, "connect/endpoints", format!("[{list}]"))?;
+    set(&mut config, "scouting/multicast/enabled", "false".into())?;
+    zenoh::open(config).wait().map_err(zenoh_err("open a session to the ROS 2 network"))
+}
+
 /// Reads one sample as rmw_zenoh would: an attachment, then the CDR payload.
 pub fn read_sample<M: RosMessage>(sample: &Sample) -> Result<(M, Attachment), Ros2Error> {
     let attachment = sample
