@@ -98,6 +98,7 @@ fn main() {
             critic: None,
             spawn: Some(spawned_agents(model, &backend)),
             zenoh: ZenohOptions::default(),
+            ros2_world: None,
         };
         let s = run_hil(&hil, &AtomicBool::new(false), |_| {}).expect("hil run");
         let misses: u64 = s.deadline_misses().iter().sum();
@@ -164,6 +165,7 @@ fn flood(dir: &Path, backend: &str, private: bool, phases: [f64; 3]) {
             private: private.then(|| PrivateSwarm::new(keys.clone(), "coordinator".into())),
             ..Default::default()
         },
+        ros2_world: None,
     };
     // Each episode's end, its robot-steps and its deadline misses.
     let ends = Mutex::new(Vec::<(Instant, u64, u64)>::new());

@@ -280,6 +280,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
             connect: vec![format!("tcp/127.0.0.1:{monitor_port}")],
             ..Default::default()
         },
+        ros2_world: None,
     };
     let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
     println!("{summary}");
@@ -428,6 +429,7 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
         critic: None,
         spawn: None,
         zenoh: ZenohOptions { listen: vec![endpoint.clone()], ..Default::default() },
+        ros2_world: None,
     };
     let launch = AgentLaunch {
         exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),

@@ -185,6 +185,7 @@ fn hil_episodes_run_on_a_private_swarm_of_spawned_agents() {
             trusted_model_keys: vec![],
         }),
         zenoh: ZenohOptions { private: Some(PrivateSwarm::new(keys_dir, "coordinator".into())), ..Default::default() },
+        ros2_world: None,
     };
     let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
     println!("{summary}");

@@ -11,7 +11,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use std::sync::atomic::AtomicBool;
+
 use murmur::export::{export_onnx, VerifySettings};
+use murmur::hw::coordinator::{HilOptions, Pacing};
+use murmur::hw::recorder::Origin;
+use murmur::hw::ros2_world::PoseWorldConfig;
+use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::policy::OnnxPolicy;
 use murmur::runtime::ros2::messages::{
     encode, Header, Int32, Odometry, Pose, PoseStamped, PoseWithCovariance, Quaternion, RobotStep, RosMessage,
@@ -19,10 +25,13 @@ use murmur::runtime::ros2::messages::{
 };
 use murmur::runtime::ros2::type_hash::rihs01;
 use murmur::runtime::ros2::{types, ActionMap};
+use murmur::runtime::swarm::ZenohOptions;
 use murmur::runtime::wire::{ActionMsg, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
-use murmur::runtime::{ActorSpec, Policy};
+use murmur::runtime::{ActorSpec, ModelFormat, Policy};
 use murmur::train::actor::{Actor, ActorOptions};
 use murmur::train::checkpoint::{self, CheckpointMeta};
+use murmur::train::config::EnvConfig;
+use murmur::train::dataset::DatasetReader;
 use serde_json::{json, Value};
 use zenoh::Wait;
 
@@ -263,4 +272,99 @@ fn a_python_ros2_subscriber_receives_each_command_as_a_twist() {
         assert!((0..60_000_000_000).contains(&age_ns), "the source timestamp is the publish time: {age_ns} ns ago");
     }
     assert_eq!(distinct.len(), 5, "every action was commanded: {actions:?}");
+}
+
+/// `murmur hil` plays spread with robots tracked over ROS 2: a Python
+/// motion-capture stand-in (eclipse-zenoh + rosbags) publishes
+/// PoseStamped messages, and the recorded observations are built from
+/// exactly those poses; a robot whose poses stop counts as missing until
+/// they come back; payloads that are not CDR and NaN poses are refused and
+/// never applied.
+#[test]
+fn hil_plays_spread_with_robots_tracked_over_ros2() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = exported(dir.path());
+    let ros_endpoint = format!("tcp/127.0.0.1:{}", free_port());
+    let mut mocap = Running(
+        Command::new(checks_python())
+            .arg(root().join("tests/ros2/pose_publisher.py"))
+            .args([ros_endpoint.as_str(), "3", "120"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(mocap.0.stdout.take().unwrap()).lines();
+    let listening: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(listening["listening"], ros_endpoint.as_str());
+
+    // The shipped world file, pointed at the stand-in, with a short step.
+    let shipped = std::fs::read_to_string(root().join("configs/ros2/spread_world.toml")).unwrap();
+    let world_path = dir.path().join("world.toml");
+    let world_text = shipped
+        .replace("connect = [\"tcp/localhost:7447\"]", &format!("connect = [\"{ros_endpoint}\"]"))
+        .replace("step_period_ms = 100", "step_period_ms = 50")
+        .replace("stale_after_ms = 250", "stale_after_ms = 150");
+    std::fs::write(&world_path, world_text).unwrap();
+    let world = PoseWorldConfig::load(&world_path).unwrap();
+    assert_eq!(world.connect, std::slice::from_ref(&ros_endpoint));
+
+    let data = dir.path().join("data");
+    let hil = HilRun {
+        env: EnvConfig::parse("spread", &["max_cycles=12".to_string()]).unwrap(),
+        swarm: format!("ros2-world-{}", std::process::id()),
+        options: HilOptions {
+            episodes: 4,
+            pacing: Pacing::Lockstep,
+            step_timeout: Duration::from_secs(2),
+            join_timeout: Duration::from_secs(60),
+            ..Default::default()
+        },
+        record: Some(data.clone()),
+        critic: None,
+        spawn: Some(SpawnAgents {
+            exe: PathBuf::from(env!("CARGO_BIN_EXE_murmur")),
+            model: model.clone(),
+            format: ModelFormat::Onnx,
+            stale_after_ms: 5000,
+            trusted_model_keys: vec![],
+        }),
+        zenoh: ZenohOptions::default(),
+        ros2_world: Some(world),
+    };
+    let summary = run_hil(&hil, &AtomicBool::new(false), |_| {}).unwrap();
+    println!("{summary}");
+    assert!(summary.bridge_refused >= 2, "malformed and NaN poses refused: {}", summary.bridge_refused);
+
+    let reader = DatasetReader::open(&data).unwrap();
+    let (n, o) = (reader.header().n_agents, reader.header().obs_dim);
+    let (mut robot1_x, mut robot2_sources) = (std::collections::BTreeSet::new(), Vec::new());
+    for e in reader.episodes().unwrap() {
+        for t in 0..e.reward.len() {
+            let pos = |i: usize| {
+                let r = (t * n + i) * o;
+                [e.obs[r + 2], e.obs[r + 3]]
+            };
+            // Robot 0 stands still: no refused payload ever moved it.
+            assert_eq!(pos(0), [-0.6f32, 0.2], "episode {} step {t}", e.entry.episode);
+            // Its first landmark, relative to it, is where the file puts it.
+            let r0 = 0;
+            assert_eq!([e.obs[r0 + 4], e.obs[r0 + 5]], [0.6f32, -0.2], "landmark 0 relative to robot 0");
+            // Robot 1 is where one of its published poses put it.
+            let [x, y] = pos(1);
+            let k = ((f64::from(x) + 0.3) / 0.01).round();
+            assert!((0.0..100.0).contains(&k) && (f64::from(x) - (-0.3 + 0.01 * k)).abs() < 1e-6, "robot 1 at x = {x}");
+            assert_eq!(y, -0.4f32);
+            robot1_x.insert(k as i64);
+            for i in [0, 1] {
+                assert_eq!(e.action_source[t * n + i], Origin::Policy as u8, "robots 0 and 1 are always tracked");
+            }
+            robot2_sources.push(e.action_source[t * n + 2]);
+        }
+    }
+    assert!(robot1_x.len() >= 5, "robot 1 moved through its poses: {robot1_x:?}");
+    let missed = robot2_sources.iter().filter(|&&s| s == Origin::Missed as u8).count();
+    let decided = robot2_sources.iter().filter(|&&s| s == Origin::Policy as u8).count();
+    assert!(missed >= 1 && decided >= 1, "robot 2 missed {missed} steps while its poses were stale, decided {decided}");
+    assert_eq!(summary.deadline_misses()[2] as usize, missed);
+    assert_eq!(&summary.deadline_misses()[..2], [0, 0]);
 }

@@ -55,6 +55,17 @@ pub trait RobotBridge {
     fn won(&self) -> Option<bool> {
         None
     }
+    /// Robots the bridge has lost track of right now (e.g. a pose older
+    /// than its limit): they get no observation this step and count as
+    /// missing it, as a late answer does.
+    fn untracked(&self) -> Vec<usize> {
+        Vec::new()
+    }
+    /// Inputs from the robots' side the bridge refused so far (malformed
+    /// or impossible messages), for the run's summary.
+    fn refused_inputs(&self) -> u64 {
+        0
+    }
 }
 
 /// A bridge to a simulator: the robots' world is murmur-train's physics.

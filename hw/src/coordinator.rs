@@ -88,6 +88,9 @@ struct Team {
     record: EpisodeRecord,
     /// Deadline misses per robot.
     misses: Vec<u64>,
+    /// Robot `i` is out of the bridge's sight this step (asked nothing,
+    /// counted as missing).
+    untracked: Vec<bool>,
 }
 
 /// How often a waiting step checks which robots are still up.
@@ -182,6 +185,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             summary.episodes.push(episode);
         }
         summary.rejected = collector.rejected();
+        summary.bridge_refused = self.bridge.refused_inputs();
         summary.wall = started.elapsed();
         Ok(summary)
     }
@@ -204,6 +208,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             departures: presence.departures,
             record: EpisodeRecord::new(episode, seed),
             misses: vec![0; n],
+            untracked: vec![false; n],
         };
         let absent: Vec<usize> = (0..n).filter(|&i| !team.in_team[i]).collect();
         if !absent.is_empty() {
@@ -242,8 +247,12 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             // Robots that left since the episode began are out until it ends.
             self.drop_departed(&mut team, t, None);
             let mut step = self.read_world()?;
-            let sent = self.send_observations(episode, t, &step, &team.in_team)?;
-            collector.begin(self.session, episode, t as u32, &team.in_team, sent);
+            // Robots the bridge cannot see are not asked: they miss the step.
+            team.untracked.fill(false);
+            self.bridge.untracked().into_iter().filter(|&i| i < n).for_each(|i| team.untracked[i] = true);
+            let asked: Vec<bool> = (0..n).map(|i| team.in_team[i] && !team.untracked[i]).collect();
+            let sent = self.send_observations(episode, t, &step, &asked)?;
+            collector.begin(self.session, episode, t as u32, &asked, sent);
             // Realtime: answers are due by the next tick, so the rate holds
             // (a step that started late still gets half a period).
             let deadline = period
@@ -384,7 +393,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
                 None => {
                     step.inference_us.push(0);
                     step.answer_us.push(f32::NAN);
-                    if collector.asked(i) {
+                    if collector.asked(i) || (team.in_team[i] && team.untracked[i]) {
                         team.misses[i] += 1;
                         (Origin::Missed, 1)
                     } else {

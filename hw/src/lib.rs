@@ -22,6 +22,7 @@ pub mod launcher;
 pub mod link;
 pub mod mcap_export;
 pub mod recorder;
+pub mod ros2_world;
 pub mod session;
 pub mod summary;
 pub mod transport;

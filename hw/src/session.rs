@@ -12,12 +12,13 @@ use murmur_runtime::swarm::{zenoh_config, ZenohOptions};
 use murmur_runtime::ModelFormat;
 use murmur_train::config::EnvConfig;
 
-use crate::bridge::{RobotBridge, SimulatedBridge};
+use crate::bridge::{BridgeError, RobotBridge, SimulatedBridge};
 use crate::coordinator::{Coordinator, HilOptions};
 use crate::critic_server::ServerCritic;
 use crate::launcher::{AgentLaunch, Swarm};
 use crate::link::SwarmLink;
 use crate::recorder::{DatasetHeader, DatasetSource, DatasetWriter, SourceKind, DATASET_VERSION};
+use crate::ros2_world::{PoseWorld, PoseWorldConfig};
 use crate::summary::{EpisodeSummary, HilSummary};
 use crate::HwError;
 
@@ -54,6 +55,8 @@ pub struct HilRun {
     pub spawn: Option<SpawnAgents>,
     /// How the coordinator joins Zenoh.
     pub zenoh: ZenohOptions,
+    /// Real robots tracked over ROS 2 in place of the simulator (spread).
+    pub ros2_world: Option<PoseWorldConfig>,
 }
 
 /// A free TCP port on the loopback interface.
@@ -65,13 +68,31 @@ fn free_port() -> Result<u16, HwError> {
 
 /// Runs `run` until its episodes are done or `stop` is set; calls
 /// `on_episode` after each episode. Spawned agents are stopped at the end,
-/// whatever happened.
+/// whatever happened. The world is the simulator, or with `ros2_world`
+/// real robots tracked over ROS 2.
 pub fn run_hil(
     run: &HilRun,
     stop: &AtomicBool,
     on_episode: impl FnMut(&EpisodeSummary),
 ) -> Result<HilSummary, HwError> {
-    let bridge = SimulatedBridge::new(run.env.name(), run.env.build());
+    match (&run.ros2_world, &run.env) {
+        (None, env) => run_on(SimulatedBridge::new(env.name(), env.build()), run, stop, on_episode),
+        (Some(world), EnvConfig::Spread(task)) => {
+            run_on(PoseWorld::new(world.clone(), task.clone())?, run, stop, on_episode)
+        }
+        (Some(_), other) => Err(HwError::Bridge(BridgeError {
+            bridge: "ros2".into(),
+            msg: format!("a ROS 2 world plays spread; `{}` runs in the simulator only", other.name()),
+        })),
+    }
+}
+
+fn run_on<B: RobotBridge>(
+    bridge: B,
+    run: &HilRun,
+    stop: &AtomicBool,
+    on_episode: impl FnMut(&EpisodeSummary),
+) -> Result<HilSummary, HwError> {
     let dims = bridge.dims();
     let critic = run.critic.as_deref().map(ServerCritic::load).transpose()?;
     if let (Some(c), Some(path)) = (&critic, &run.critic) {

@@ -36,6 +36,8 @@ pub struct HilSummary {
     /// Realtime steps whose tick came later than the period allows (the
     /// coordinator itself was late).
     pub overruns: u64,
+    /// Inputs the robot bridge refused (malformed or impossible poses).
+    pub bridge_refused: u64,
     /// Wall time of the episodes.
     pub wall: Duration,
 }
@@ -97,6 +99,13 @@ impl fmt::Display for HilSummary {
         )?;
         let misses = self.deadline_misses();
         writeln!(f, "  deadline misses:   {} in all, per robot {misses:?}", misses.iter().sum::<u64>())?;
+        if self.bridge_refused > 0 {
+            writeln!(
+                f,
+                "  refused by bridge: {} (malformed or impossible robot inputs, never applied)",
+                self.bridge_refused
+            )?;
+        }
         let r = self.rejected;
         write!(
             f,

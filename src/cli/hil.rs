@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::mcap_export::dataset_to_mcap;
+use murmur::hw::ros2_world::PoseWorldConfig;
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::ModelFormat;
 use murmur_train::config::{Config, EnvConfig};
@@ -59,6 +60,10 @@ pub struct HilArgs {
     /// ends (Foxglove, `ros2 bag`, Python `mcap`; docs/dataset.md).
     #[arg(long, requires = "record")]
     pub mcap: bool,
+    /// Play spread with real robots tracked over ROS 2 (their poses from
+    /// topics, landmarks from this file; docs/ros2.md), not the simulator.
+    #[arg(long, value_name = "WORLD_FILE")]
+    pub ros2_world: Option<PathBuf>,
     /// Load this training run's centralised critic on the server.
     #[arg(long)]
     pub critic: Option<PathBuf>,
@@ -133,6 +138,7 @@ fn describe(args: &HilArgs) -> anyhow::Result<HilRun> {
         critic: args.critic.clone(),
         spawn,
         zenoh: args.zenoh.options(),
+        ros2_world: args.ros2_world.as_deref().map(PoseWorldConfig::load).transpose()?,
     })
 }
 

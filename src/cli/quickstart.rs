@@ -127,6 +127,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             private: Some(PrivateSwarm::new(keys.clone(), "coordinator".into())),
             ..Default::default()
         },
+        ros2_world: None,
     };
     let stop = Arc::new(AtomicBool::new(false));
     stop_on_signal(&stop)?;

@@ -85,6 +85,34 @@ impl Spread {
         self.t
     }
 
+    /// Puts the landmarks where a real arena has them (world units), in
+    /// place of the drawn ones (`landmarks.len()` = N).
+    pub fn place_landmarks(&mut self, landmarks: &[[f64; 2]]) {
+        let n = self.n();
+        for (l, &p) in self.world.entities[n..].iter_mut().zip(landmarks) {
+            l.pos = p;
+            l.vel = [0.0; 2];
+        }
+    }
+
+    /// Puts the agents where a tracker sees them: positions and velocities
+    /// (world units, and units per step time `DT`), one per agent.
+    pub fn place_agents(&mut self, positions: &[[f64; 2]], velocities: &[[f64; 2]]) {
+        for ((a, &p), &v) in self.world.entities.iter_mut().zip(positions).zip(velocities) {
+            a.pos = p;
+            a.vel = v;
+        }
+    }
+
+    /// One step of a world that moves by itself (robots tracked from
+    /// outside): the clock advances and the reward is computed where the
+    /// agents are now, with no physics.
+    pub fn step_tracked(&mut self) -> StepOutcome {
+        self.t += 1;
+        let reward = self.compute_rewards();
+        StepOutcome { reward, terminated: false, truncated: self.t >= self.cfg.max_cycles }
+    }
+
     fn n(&self) -> usize {
         self.cfg.n_agents
     }
