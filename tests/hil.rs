@@ -20,7 +20,6 @@ use murmur::runtime::wire::{ActionMsg, ActionSource, CriticMsg, MAX_MESSAGE_BYTE
 use murmur::runtime::{ModelFormat, Policy, WireDims};
 use murmur::train::checkpoint;
 use murmur::train::config::{Config, EnvConfig};
-use murmur::train::dataset::DatasetReader;
 use murmur::train::trainer::Trainer;
 use safetensors::SafeTensors;
 use zenoh::Wait;
@@ -113,77 +112,6 @@ fn replay_matches_policy(data: &Path, model: &Path) -> usize {
         }
     }
     checked
-}
-
-/// The Python `mcap` and `mcap-ros2-support` packages (`.venv-checks`)
-/// decode `mcap`, through the schemas inside it, to exactly the values of
-/// the dataset in `data`: every robot's step and the team's. Returns how
-/// many messages were compared.
-fn mcap_matches_dataset(data: &Path, mcap: &Path) -> usize {
-    let python = root().join(".venv-checks/bin/python");
-    assert!(python.exists(), "{} is missing: run scripts/setup-checks (make test does)", python.display());
-    let out = Command::new(&python).arg(root().join("tests/ros2/mcap_check.py")).arg(mcap).output().unwrap();
-    assert!(out.status.success(), "the Python mcap reader failed: {}", String::from_utf8_lossy(&out.stderr));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(v["schemas"]["murmur_msgs/msg/RobotStep"], "ros2msg");
-    assert_eq!(v["channels"]["/team/step"], serde_json::json!(["murmur_msgs/msg/TeamStep", "cdr"]));
-    let reader = DatasetReader::open(data).unwrap();
-    let (n, o, a) = (reader.header().n_agents, reader.header().obs_dim, reader.header().n_actions);
-    assert_eq!(v["metadata"]["murmur.dataset"]["environment"], reader.header().environment.as_str());
-    // The values are f32 on both sides; serde_json may read Python's
-    // digits one f64 ulp off, which rounding to f32 removes.
-    let as_f32 = |y: &serde_json::Value| y.as_f64().map_or(f32::NAN, |z| z as f32);
-    let floats = |x: &serde_json::Value| -> Vec<f32> { x.as_array().unwrap().iter().map(as_f32).collect() };
-    let mut compared = 0;
-    let episodes = reader.episodes().unwrap();
-    for i in 0..n {
-        let msgs = v["messages"][format!("/robot_{i}/step")].as_array().expect("robot channel");
-        let mut k = 0;
-        for e in &episodes {
-            for t in 0..e.reward.len() {
-                let (m, r) = (&msgs[k], t * n + i);
-                k += 1;
-                let at = format!("robot {i}, episode {}, step {t}", e.entry.episode);
-                assert_eq!(
-                    (m["episode"].as_u64(), m["step"].as_u64(), m["robot"].as_u64()),
-                    (Some(e.entry.episode), Some(t as u64), Some(i as u64)),
-                    "{at}"
-                );
-                assert_eq!(floats(&m["observation"]), e.obs[r * o..(r + 1) * o], "{at}");
-                assert_eq!(floats(&m["action_mask"]), e.avail[r * a..(r + 1) * a], "{at}");
-                assert_eq!(floats(&m["probabilities"]), e.probs[r * a..(r + 1) * a], "{at}");
-                assert_eq!(m["action"].as_i64(), Some(e.actions[r]), "{at}");
-                assert_eq!(m["source"].as_u64(), Some(u64::from(e.action_source[r])), "{at}");
-                let latency = m["latency_ms"].as_f64().unwrap_or(f64::NAN);
-                let want = f64::from(e.answer_us[r]) / 1e3;
-                let same = (latency - want).abs() <= 1e-12 * want.abs() || (latency.is_nan() && want.is_nan());
-                assert!(same, "{at}: latency {latency} vs {want}");
-                // On the recording's clock: the episode's wall-clock start plus the step's time.
-                let started: i64 = e.metadata["started_unix_ns"].parse().unwrap();
-                assert_eq!(m["log_time"].as_i64(), Some(started + (e.time_s[t] * 1e9).round() as i64), "{at}");
-                compared += 1;
-            }
-        }
-        assert_eq!(k, msgs.len(), "robot {i}: one message per recorded step");
-    }
-    let team = v["messages"]["/team/step"].as_array().expect("team channel");
-    let mut k = 0;
-    for e in &episodes {
-        for t in 0..e.reward.len() {
-            let m = &team[k];
-            k += 1;
-            assert_eq!(as_f32(&m["reward"]), e.reward[t]);
-            assert_eq!(m["has_critic_value"].as_bool(), Some(e.critic_value.is_some()));
-            if let Some(values) = &e.critic_value {
-                assert_eq!(as_f32(&m["critic_value"]), values[t]);
-            }
-            assert_eq!(m["truncated"].as_bool(), Some(e.truncated[t] != 0));
-            assert_eq!(m["terminated"].as_bool(), Some(e.terminated[t] != 0));
-            compared += 1;
-        }
-    }
-    assert_eq!(k, team.len(), "one team message per recorded step");
-    compared
 }
 
 /// Replays each recorded 3m battle in the simulator from the episode's seed
@@ -331,7 +259,7 @@ fn lockstep_episodes_are_recorded_with_the_critic_and_read_from_python() {
     let mcap = dir.path().join("all.mcap");
     let out = common::murmur_command().args(["dataset", "mcap"]).arg(&data).arg("-o").arg(&mcap).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(mcap_matches_dataset(&data, &mcap), 4 * 25 * 4, "4 episodes of 25 steps, 3 robots and the team");
+    assert_eq!(common::mcap_matches_dataset(&data, &mcap), 4 * 25 * 4, "4 episodes of 25 steps, 3 robots and the team");
 }
 
 /// The wire dimensions of a spread team of 3.
@@ -452,7 +380,6 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
             (summary, episodes)
         });
         let mut agents = Swarm::spawn(launch, 3).unwrap();
-        let rogue = s.spawn(|| rogue(port, &swarm, &stop_rogue));
         // Kill robot 1 in the second episode (half a second at 50 Hz is one
         // episode), bring it back a second later.
         std::thread::sleep(Duration::from_millis(200));
@@ -460,6 +387,10 @@ fn a_dying_robot_and_a_rogue_publisher_are_survived_and_counted() {
         while !data.join(recorder::episode_file(1)).exists() && start.elapsed() < Duration::from_secs(60) {
             std::thread::sleep(Duration::from_millis(5));
         }
+        // The rogue comes once the team is up: before it, its token on
+        // robot 2's key could stand in for robot 2's own at the start (an
+        // open swarm admits anyone's token; docs/security.md).
+        let rogue = s.spawn(|| rogue(port, &swarm, &stop_rogue));
         std::thread::sleep(Duration::from_millis(150));
         agents.kill(1);
         std::thread::sleep(Duration::from_millis(1000));
@@ -646,7 +577,7 @@ fn a_3m_battle_runs_on_spawned_agents_and_reports_its_win_rate() {
     let checked = replay_matches_policy(&data, &model);
     assert!(checked > 8 * 3 * 5, "every robot decided on board: {checked} decisions checked");
     // --mcap wrote the same battles for robotics viewers.
-    let compared = mcap_matches_dataset(&data, &data.join("episodes.mcap"));
+    let compared = common::mcap_matches_dataset(&data, &data.join("episodes.mcap"));
     assert!(compared >= 8 * 4 * 5, "{compared} MCAP messages compared");
     // Every action taken was allowed by the robot's mask.
     let m = recorder::verify(&data).unwrap();

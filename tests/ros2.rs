@@ -282,13 +282,23 @@ fn a_python_ros2_subscriber_receives_each_command_as_a_twist() {
 /// never applied.
 #[test]
 fn hil_plays_spread_with_robots_tracked_over_ros2() {
+    tracked_world_run("pose_stamped");
+}
+
+/// The same with the poses in `nav_msgs/msg/Odometry` messages.
+#[test]
+fn hil_tracks_robots_by_their_odometry() {
+    tracked_world_run("odometry");
+}
+
+fn tracked_world_run(message: &str) {
     let dir = tempfile::tempdir().unwrap();
     let model = exported(dir.path());
     let ros_endpoint = format!("tcp/127.0.0.1:{}", free_port());
     let mut mocap = Running(
         Command::new(checks_python())
             .arg(root().join("tests/ros2/pose_publisher.py"))
-            .args([ros_endpoint.as_str(), "3", "120"])
+            .args([ros_endpoint.as_str(), "3", "120", message])
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -303,10 +313,12 @@ fn hil_plays_spread_with_robots_tracked_over_ros2() {
     let world_text = shipped
         .replace("connect = [\"tcp/localhost:7447\"]", &format!("connect = [\"{ros_endpoint}\"]"))
         .replace("step_period_ms = 100", "step_period_ms = 50")
-        .replace("stale_after_ms = 250", "stale_after_ms = 150");
+        .replace("stale_after_ms = 250", "stale_after_ms = 150")
+        .replace("message = \"pose_stamped\"", &format!("message = \"{message}\""));
     std::fs::write(&world_path, world_text).unwrap();
     let world = PoseWorldConfig::load(&world_path).unwrap();
     assert_eq!(world.connect, std::slice::from_ref(&ros_endpoint));
+    assert_eq!(format!("{:?}", world.message).to_lowercase().replace('_', ""), message.replace('_', ""));
 
     let data = dir.path().join("data");
     let hil = HilRun {
@@ -367,4 +379,20 @@ fn hil_plays_spread_with_robots_tracked_over_ros2() {
     assert!(missed >= 1 && decided >= 1, "robot 2 missed {missed} steps while its poses were stale, decided {decided}");
     assert_eq!(summary.deadline_misses()[2] as usize, missed);
     assert_eq!(&summary.deadline_misses()[..2], [0, 0]);
+
+    // The tracked poses are recorded, and open as PoseStamped in MCAP.
+    for e in reader.episodes().unwrap() {
+        let pose = e.pose.as_ref().expect("a tracked world records poses");
+        for t in 0..e.reward.len() {
+            for i in 0..n {
+                let r = (t * n + i) * o;
+                assert_eq!(pose[(t * n + i) * 2..][..2], e.obs[r + 2..r + 4], "the pose the observation was built at");
+            }
+        }
+    }
+    let mcap = dir.path().join("world.mcap");
+    let out = common::murmur_command().args(["dataset", "mcap"]).arg(&data).arg("-o").arg(&mcap).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let steps: usize = reader.episodes().unwrap().iter().map(|e| e.reward.len()).sum();
+    assert_eq!(common::mcap_matches_dataset(&data, &mcap), steps * (3 + 1 + 3), "robots, team and poses");
 }

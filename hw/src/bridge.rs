@@ -61,6 +61,11 @@ pub trait RobotBridge {
     fn untracked(&self) -> Vec<usize> {
         Vec::new()
     }
+    /// Each robot's tracked position (x, y, metres), for the recording,
+    /// where the bridge tracks real robots; `None` for simulators.
+    fn poses(&self) -> Option<Vec<[f64; 2]>> {
+        None
+    }
     /// Inputs from the robots' side the bridge refused so far (malformed
     /// or impossible messages), for the run's summary.
     fn refused_inputs(&self) -> u64 {

@@ -247,6 +247,7 @@ impl<B: RobotBridge, L: SwarmTransport> Coordinator<B, L> {
             // Robots that left since the episode began are out until it ends.
             self.drop_departed(&mut team, t, None);
             let mut step = self.read_world()?;
+            step.pose = self.bridge.poses().map(|p| p.iter().flat_map(|xy| xy.map(|v| v as f32)).collect());
             // Robots the bridge cannot see are not asked: they miss the step.
             team.untracked.fill(false);
             self.bridge.untracked().into_iter().filter(|&i| i < n).for_each(|i| team.untracked[i] = true);

@@ -7,7 +7,9 @@
 //!   observation, mask, action, probabilities, the action's source and
 //!   the answer's latency;
 //! - `/team/step`: `murmur_msgs/msg/TeamStep`: the team reward, the
-//!   critic's value, the episode's end flags.
+//!   critic's value, the episode's end flags;
+//! - `/robot_<i>/pose`: `geometry_msgs/msg/PoseStamped` (frame `world`,
+//!   metres), where the dataset has tracked poses.
 //!
 //! Log times are the episode's start (`started_unix_ns` in the episode's
 //! metadata, else one second after the previous episode ended, from 0)
@@ -21,7 +23,9 @@ use std::io::{BufWriter, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use mcap::records::{MessageHeader, Metadata};
-use murmur_runtime::ros2::messages::{encode, Header, RobotStep, RosMessage, TeamStep, Time};
+use murmur_runtime::ros2::messages::{
+    encode, Header, Pose, PoseStamped, RobotStep, RosMessage, TeamStep, Time, Vector3,
+};
 use murmur_train::dataset::reader::RecordedEpisode;
 use murmur_train::dataset::schema::{DatasetHeader, Origin};
 use murmur_train::dataset::DatasetReader;
@@ -71,6 +75,11 @@ pub struct McapSummary {
 /// The topic of robot `i`'s steps.
 pub fn robot_topic(i: usize) -> String {
     format!("/robot_{i}/step")
+}
+
+/// The topic of robot `i`'s tracked poses.
+pub fn pose_topic(i: usize) -> String {
+    format!("/robot_{i}/pose")
 }
 
 /// The topic of the team's steps.
@@ -136,6 +145,15 @@ fn write_to<W: Write + Seek>(
         .collect::<Result<_, _>>()
         .map_err(mcap_err)?;
     let team_channel = writer.add_channel(team_schema, TEAM_TOPIC, "cdr", &BTreeMap::new()).map_err(mcap_err)?;
+    let pose_channels: Vec<u16> = if episodes.iter().any(|e| e.pose.is_some()) {
+        let pose_schema = schema(&mut writer, PoseStamped::TYPE).map_err(mcap_err)?;
+        (0..n)
+            .map(|i| writer.add_channel(pose_schema, &pose_topic(i), "cdr", &BTreeMap::new()))
+            .collect::<Result<_, _>>()
+            .map_err(mcap_err)?
+    } else {
+        Vec::new()
+    };
     let header_json = serde_json::to_value(header).unwrap_or_default();
     let header_meta: BTreeMap<String, String> = header_json
         .as_object()
@@ -198,6 +216,14 @@ fn write_to<W: Write + Seek>(
                 truncated: e.truncated[t] != 0,
             };
             put(team_channel, encode(&team).map_err(encode_err)?).map_err(mcap_err)?;
+            if let Some(pose) = &e.pose {
+                for (i, &channel) in pose_channels.iter().enumerate() {
+                    let r = (t * n + i) * 2;
+                    let position = Vector3 { x: f64::from(pose[r]), y: f64::from(pose[r + 1]), z: 0.0 };
+                    let msg = PoseStamped { header: stamp.clone(), pose: Pose { position, ..Default::default() } };
+                    put(channel, encode(&msg).map_err(encode_err)?).map_err(mcap_err)?;
+                }
+            }
         }
         next_start_ns = end_ns + 1_000_000_000;
     }

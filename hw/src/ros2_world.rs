@@ -357,6 +357,10 @@ impl RobotBridge for PoseWorld {
     fn untracked(&self) -> Vec<usize> {
         (0..self.n()).filter(|&i| self.untracked[i]).collect()
     }
+    fn poses(&self) -> Option<Vec<[f64; 2]>> {
+        let unit = self.cfg.metres_per_unit;
+        Some(self.last.iter().map(|p| [p[0] * unit, p[1] * unit]).collect())
+    }
     fn refused_inputs(&self) -> u64 {
         self.refused.load(Ordering::Relaxed)
     }

@@ -49,6 +49,7 @@ fn episode(id: u64, steps: usize) -> EpisodeRecord {
             time_s: 0.01 * k as f64,
             critic_value: None,
             critic_advantage: None,
+            pose: None,
         });
     }
     let x = (id * 10 + steps as u64) as f32;

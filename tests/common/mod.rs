@@ -9,6 +9,7 @@ use std::path::Path;
 use std::process::{Child, Command};
 
 use murmur::train::config::Config;
+use murmur::train::dataset::DatasetReader;
 use murmur::train::eval::{uniform_random, ReturnStats};
 use murmur::train::trainer::Trainer;
 use zenoh::Wait;
@@ -69,4 +70,99 @@ pub fn session_to(endpoint: &str) -> zenoh::Session {
     cfg.insert_json5("connect/endpoints", &format!(r#"["{endpoint}"]"#)).unwrap();
     cfg.insert_json5("scouting/multicast/enabled", "false").unwrap();
     zenoh::open(cfg).wait().unwrap()
+}
+
+/// The Python `mcap` and `mcap-ros2-support` packages (`.venv-checks`)
+/// decode `mcap`, through the schemas inside it, to exactly the values of
+/// the dataset in `data`: every robot's step and the team's. Returns how
+/// many messages were compared.
+pub fn mcap_matches_dataset(data: &Path, mcap: &Path) -> usize {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let python = root.join(".venv-checks/bin/python");
+    assert!(python.exists(), "{} is missing: run scripts/setup-checks (make test does)", python.display());
+    let out =
+        std::process::Command::new(&python).arg(root.join("tests/ros2/mcap_check.py")).arg(mcap).output().unwrap();
+    assert!(out.status.success(), "the Python mcap reader failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["schemas"]["murmur_msgs/msg/RobotStep"], "ros2msg");
+    assert_eq!(v["channels"]["/team/step"], serde_json::json!(["murmur_msgs/msg/TeamStep", "cdr"]));
+    let reader = DatasetReader::open(data).unwrap();
+    let (n, o, a) = (reader.header().n_agents, reader.header().obs_dim, reader.header().n_actions);
+    assert_eq!(v["metadata"]["murmur.dataset"]["environment"], reader.header().environment.as_str());
+    // The values are f32 on both sides; serde_json may read Python's
+    // digits one f64 ulp off, which rounding to f32 removes.
+    let as_f32 = |y: &serde_json::Value| y.as_f64().map_or(f32::NAN, |z| z as f32);
+    let floats = |x: &serde_json::Value| -> Vec<f32> { x.as_array().unwrap().iter().map(as_f32).collect() };
+    let mut compared = 0;
+    let episodes = reader.episodes().unwrap();
+    for i in 0..n {
+        let msgs = v["messages"][format!("/robot_{i}/step")].as_array().expect("robot channel");
+        let mut k = 0;
+        for e in &episodes {
+            for t in 0..e.reward.len() {
+                let (m, r) = (&msgs[k], t * n + i);
+                k += 1;
+                let at = format!("robot {i}, episode {}, step {t}", e.entry.episode);
+                assert_eq!(
+                    (m["episode"].as_u64(), m["step"].as_u64(), m["robot"].as_u64()),
+                    (Some(e.entry.episode), Some(t as u64), Some(i as u64)),
+                    "{at}"
+                );
+                assert_eq!(floats(&m["observation"]), e.obs[r * o..(r + 1) * o], "{at}");
+                assert_eq!(floats(&m["action_mask"]), e.avail[r * a..(r + 1) * a], "{at}");
+                assert_eq!(floats(&m["probabilities"]), e.probs[r * a..(r + 1) * a], "{at}");
+                assert_eq!(m["action"].as_i64(), Some(e.actions[r]), "{at}");
+                assert_eq!(m["source"].as_u64(), Some(u64::from(e.action_source[r])), "{at}");
+                let latency = m["latency_ms"].as_f64().unwrap_or(f64::NAN);
+                let want = f64::from(e.answer_us[r]) / 1e3;
+                let same = (latency - want).abs() <= 1e-12 * want.abs() || (latency.is_nan() && want.is_nan());
+                assert!(same, "{at}: latency {latency} vs {want}");
+                // On the recording's clock: the episode's wall-clock start plus the step's time.
+                let started: i64 = e.metadata["started_unix_ns"].parse().unwrap();
+                assert_eq!(m["log_time"].as_i64(), Some(started + (e.time_s[t] * 1e9).round() as i64), "{at}");
+                compared += 1;
+            }
+        }
+        assert_eq!(k, msgs.len(), "robot {i}: one message per recorded step");
+    }
+    let team = v["messages"]["/team/step"].as_array().expect("team channel");
+    let mut k = 0;
+    for e in &episodes {
+        for t in 0..e.reward.len() {
+            let m = &team[k];
+            k += 1;
+            assert_eq!(as_f32(&m["reward"]), e.reward[t]);
+            assert_eq!(m["has_critic_value"].as_bool(), Some(e.critic_value.is_some()));
+            if let Some(values) = &e.critic_value {
+                assert_eq!(as_f32(&m["critic_value"]), values[t]);
+            }
+            assert_eq!(m["truncated"].as_bool(), Some(e.truncated[t] != 0));
+            assert_eq!(m["terminated"].as_bool(), Some(e.terminated[t] != 0));
+            compared += 1;
+        }
+    }
+    assert_eq!(k, team.len(), "one team message per recorded step");
+    // Tracked poses, where the bridge had them.
+    let tracked: Vec<_> = episodes.iter().filter_map(|e| e.pose.as_ref().map(|p| (e, p))).collect();
+    for i in 0..n {
+        let msgs = &v["messages"][format!("/robot_{i}/pose")];
+        if tracked.is_empty() {
+            assert!(msgs.is_null(), "no pose channel without poses");
+            continue;
+        }
+        let msgs = msgs.as_array().expect("a pose channel");
+        let mut k = 0;
+        for (e, pose) in &tracked {
+            for t in 0..e.reward.len() {
+                let (m, r) = (&msgs[k], (t * n + i) * 2);
+                k += 1;
+                assert_eq!(m["header"]["frame_id"], "world");
+                let xy = [as_f32(&m["pose"]["position"]["x"]), as_f32(&m["pose"]["position"]["y"])];
+                assert_eq!(xy, [pose[r], pose[r + 1]], "robot {i}'s pose, episode {}, step {t}", e.entry.episode);
+                compared += 1;
+            }
+        }
+        assert_eq!(k, msgs.len(), "robot {i}: one pose per recorded step");
+    }
+    compared
 }

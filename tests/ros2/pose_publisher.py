@@ -9,7 +9,9 @@ ROS 2 network's router would.
   robot 2: at (0.5, 0.5), heard for 600 ms then silent for 600 ms, in turn
   others:  still at (0.1 i, -0.1 i)
 
-Poses go out at 100 Hz until DURATION_S. Usage: pose_publisher.py ENDPOINT N DURATION_S
+Poses go out at 100 Hz until DURATION_S, as PoseStamped or (with MESSAGE
+"odometry") as nav_msgs/msg/Odometry.
+Usage: pose_publisher.py ENDPOINT N DURATION_S [pose_stamped|odometry]
 Prints {"listening": ENDPOINT} once it listens, then {"published": k} at the end.
 """
 import json
@@ -20,13 +22,18 @@ import zenoh
 from zenoh.ext import Int64, z_serialize
 from rosbags.typesys import Stores, get_typestore
 
+import numpy as np
+
 endpoint, n, duration = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
+odometry = len(sys.argv) > 4 and sys.argv[4] == "odometry"
 store = get_typestore(Stores.ROS2_JAZZY)
-T = "geometry_msgs/msg/PoseStamped"
-PoseStamped, Header, Time, Pose, Point, Quaternion = (
-    store.types[t] for t in [T, "std_msgs/msg/Header", "builtin_interfaces/msg/Time",
-                              "geometry_msgs/msg/Pose", "geometry_msgs/msg/Point", "geometry_msgs/msg/Quaternion"])
-type_key = f"geometry_msgs::msg::dds_::PoseStamped_/{store.hash_rihs01(T)}"
+T = "nav_msgs/msg/Odometry" if odometry else "geometry_msgs/msg/PoseStamped"
+ty = store.types
+Header, Time, Pose, Point, Quaternion = (
+    ty[t] for t in ["std_msgs/msg/Header", "builtin_interfaces/msg/Time", "geometry_msgs/msg/Pose",
+                    "geometry_msgs/msg/Point", "geometry_msgs/msg/Quaternion"])
+dds = "nav_msgs::msg::dds_::Odometry_" if odometry else "geometry_msgs::msg::dds_::PoseStamped_"
+type_key = f"{dds}/{store.hash_rihs01(T)}"
 
 conf = zenoh.Config()
 conf.insert_json5("mode", '"peer"')
@@ -40,10 +47,18 @@ print(json.dumps({"listening": endpoint}), flush=True)
 
 def pose_bytes(x, y):
     now = time.time_ns()
-    msg = PoseStamped(
-        header=Header(stamp=Time(sec=now // 10**9, nanosec=now % 10**9), frame_id="mocap"),
-        pose=Pose(position=Point(x=x, y=y, z=0.0), orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0)),
-    )
+    header = Header(stamp=Time(sec=now // 10**9, nanosec=now % 10**9), frame_id="mocap")
+    pose = Pose(position=Point(x=x, y=y, z=0.0), orientation=Quaternion(x=0.0, y=0.0, z=0.0, w=1.0))
+    if odometry:
+        V = ty["geometry_msgs/msg/Vector3"]
+        twist = ty["geometry_msgs/msg/Twist"](linear=V(x=0.0, y=0.0, z=0.0), angular=V(x=0.0, y=0.0, z=0.0))
+        msg = ty[T](
+            header=header, child_frame_id="base_link",
+            pose=ty["geometry_msgs/msg/PoseWithCovariance"](pose=pose, covariance=np.zeros(36)),
+            twist=ty["geometry_msgs/msg/TwistWithCovariance"](twist=twist, covariance=np.zeros(36)),
+        )
+    else:
+        msg = ty[T](header=header, pose=pose)
     return bytes(store.serialize_cdr(msg, T))
 
 

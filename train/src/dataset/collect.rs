@@ -127,6 +127,7 @@ pub fn records_of(batch: &EpisodeBatch, first: u64, seeds: &[u64]) -> Vec<Episod
                     time_s: 0.0,
                     critic_value: None,
                     critic_advantage: None,
+                    pose: None,
                 });
             }
             let r = row(len, e);

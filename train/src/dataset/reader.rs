@@ -170,6 +170,9 @@ pub struct RecordedEpisode {
     pub time_s: Vec<f64>,
     /// The server-side critic's value of each step, where one ran `[T]`.
     pub critic_value: Option<Vec<f32>>,
+    /// Each robot's tracked position (x, y, metres), where the bridge
+    /// tracked robots `[T, n, 2]`.
+    pub pose: Option<Vec<f32>>,
     /// The file's string metadata.
     pub metadata: HashMap<String, String>,
 }
@@ -266,6 +269,7 @@ impl DatasetReader {
             answer_us: f32s("answer_us"),
             time_s: f64s("time_s"),
             critic_value: st.tensor("critic_value").is_ok().then(|| f32s("critic_value")),
+            pose: st.tensor("pose").is_ok().then(|| f32s("pose")),
             metadata: meta.metadata().clone().unwrap_or_default(),
             entry,
         })

@@ -208,6 +208,8 @@ pub enum Dim {
     State,
     /// `A`, actions per robot.
     Actions,
+    /// 2: a position in the plane (x, y).
+    Plane,
 }
 
 /// A tensor of an episode file.
@@ -235,6 +237,7 @@ impl Column {
                 Dim::Obs => header.obs_dim,
                 Dim::State => header.state_dim,
                 Dim::Actions => header.n_actions,
+                Dim::Plane => 2,
             })
             .collect()
     }
@@ -244,7 +247,7 @@ const fn column(name: &'static str, element: Element, shape: &'static [Dim], req
     Column { name, element, shape, required }
 }
 
-use Dim::{Actions, Agents, Obs, State, Steps, StepsAndFinal};
+use Dim::{Actions, Agents, Obs, Plane, State, Steps, StepsAndFinal};
 use Element::{F32, F64, I64, U32, U8};
 
 /// Every tensor an episode file may hold (docs/dataset.md's table).
@@ -266,6 +269,7 @@ pub const COLUMNS: &[Column] = &[
     column("time_s", F64, &[Steps], true),
     column("critic_value", F32, &[Steps], false),
     column("critic_advantage", F32, &[Steps, Agents], false),
+    column("pose", F32, &[Steps, Agents, Plane], false),
 ];
 
 /// What is wrong with an episode's tensors against [`COLUMNS`].

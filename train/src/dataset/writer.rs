@@ -67,6 +67,9 @@ pub struct StepRecord {
     pub critic_value: Option<f32>,
     /// The critic's per-robot advantage, when its learner has one.
     pub critic_advantage: Option<Vec<f32>>,
+    /// Each robot's tracked position (x, y, metres) when the observations
+    /// were built, where the bridge tracks robots (`[n, 2]`).
+    pub pose: Option<Vec<f32>>,
 }
 
 /// One episode being recorded, column by column.
@@ -192,6 +195,10 @@ impl EpisodeRecord {
         if t > 0 && self.steps.iter().all(|s| s.agent_rewards.as_ref().is_some_and(|r| r.len() == n)) {
             let v = column(&self.steps, |s| s.agent_rewards.clone().unwrap_or_default());
             columns.push(("agent_rewards", F32, vec![t, n], v));
+        }
+        if t > 0 && self.steps.iter().all(|s| s.pose.as_ref().is_some_and(|p| p.len() == 2 * n)) {
+            let v = column(&self.steps, |s| s.pose.clone().unwrap_or_default());
+            columns.push(("pose", F32, vec![t, n, 2], v));
         }
         if t > 0 && self.steps.iter().all(|s| s.critic_value.is_some()) {
             let v = column(&self.steps, |s| s.critic_value.into_iter().collect());
@@ -410,6 +417,7 @@ mod tests {
             time_s: 0.01 * f64::from(x),
             critic_value: Some(-3.0 + x),
             critic_advantage: None,
+            pose: Some(vec![x, -x, 0.5 * x, 2.0]),
         }
     }
 
@@ -440,6 +448,8 @@ mod tests {
         assert_eq!(st.tensor("truncated").unwrap().data(), [0, 0, 1]);
         assert_eq!(st.tensor("action_source").unwrap().data(), [0, 3, 0, 3, 0, 3]);
         assert!(st.tensor("critic_advantage").is_err(), "no advantage was recorded");
+        assert_eq!(st.tensor("pose").unwrap().shape(), [3, 2, 2], "poses, per step and robot");
+        assert_eq!(f32s(&st, "pose")[4..8], [1.0, -1.0, 0.5, 2.0]);
         let (_, meta) = SafeTensors::read_metadata(&bytes).unwrap();
         let meta = meta.metadata().clone().unwrap();
         assert_eq!((meta["episode"].as_str(), meta["complete"].as_str(), meta["seed"].as_str()), ("3", "true", "77"));
