@@ -32,6 +32,7 @@ use murmur::train::actor::{Actor, ActorOptions};
 use murmur::train::checkpoint::{self, CheckpointMeta};
 use murmur::train::config::EnvConfig;
 use murmur::train::dataset::DatasetReader;
+use murmur::train::env::Environment;
 use serde_json::{json, Value};
 use zenoh::Wait;
 
@@ -395,4 +396,22 @@ fn tracked_world_run(message: &str) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let steps: usize = reader.episodes().unwrap().iter().map(|e| e.reward.len()).sum();
     assert_eq!(common::mcap_matches_dataset(&data, &mcap), steps * (3 + 1 + 3), "robots, team and poses");
+}
+
+/// The shipped action tables cover their tasks' actions exactly, and the
+/// battle table's attacks name the enemies in the task's order.
+#[test]
+fn shipped_action_tables_fit_their_tasks() {
+    for (file, env, overrides) in [
+        ("spread_cmd_vel.toml", "spread", vec![]),
+        ("battle_3m_cmd_vel.toml", "battle", vec!["map=\"3m\"".to_string()]),
+    ] {
+        let path = root().join("configs/ros2").join(file);
+        let table = ActionMap::load(&path).unwrap();
+        let n_actions = EnvConfig::parse(env, &overrides).unwrap().build().n_actions();
+        table.check_actions(n_actions, &path).unwrap();
+        let targets: Vec<i32> = table.action.iter().filter_map(|a| a.target).collect();
+        let expected: Vec<i32> = if env == "battle" { (0..3).collect() } else { vec![] };
+        assert_eq!(targets, expected, "{file}");
+    }
 }
