@@ -12,15 +12,12 @@ use std::time::{Duration, Instant};
 
 use std::sync::atomic::AtomicBool;
 
-use murmur::export::{export_onnx, VerifySettings};
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::session::{run_hil, HilRun, SpawnAgents};
 use murmur::runtime::swarm::{zenoh_config, PrivateSwarm, ZenohOptions};
 use murmur::runtime::wire::{ActionMsg, ActionSource, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::ActorSpec;
 use murmur::runtime::ModelFormat;
-use murmur::train::actor::{Actor, ActorOptions};
-use murmur::train::checkpoint::{self, CheckpointMeta};
 use murmur::train::config::EnvConfig;
 use sha2::{Digest, Sha256};
 use zenoh::Wait;
@@ -32,18 +29,12 @@ const SPEC: ActorSpec = ActorSpec { obs_dim: 6, n_actions: 4, n_agents: 2, hidde
 /// A spread team of 3 (for hardware-in-the-loop episodes).
 const SPREAD: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 16 };
 
-fn exported(dir: &Path) -> PathBuf {
-    exported_as(dir, SPEC)
+fn exported(dir: &Path, seed: i64) -> PathBuf {
+    exported_as(dir, SPEC, seed)
 }
 
-fn exported_as(dir: &Path, spec: ActorSpec) -> PathBuf {
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
-    let _actor = Actor::new(&vs.root(), spec, options);
-    let ckpt = checkpoint::save(&dir.join("ckpt"), &vs, &[], CheckpointMeta::untrained(spec, options, "t")).unwrap();
-    let model = dir.join("actor.onnx");
-    export_onnx(&ckpt, &model, VerifySettings { sequences: 4, ..Default::default() }).unwrap();
-    model
+fn exported_as(dir: &Path, spec: ActorSpec, seed: i64) -> PathBuf {
+    common::untrained_onnx(dir, "actor", spec, seed, 4)
 }
 
 fn keys(dir: &Path, members: &[&str]) {
@@ -91,7 +82,7 @@ fn drive(session: &zenoh::Session, swarm: &str, episode: u64, patience: Duration
 #[test]
 fn only_members_with_the_swarms_certificates_reach_its_robots() {
     let dir = tempfile::tempdir().unwrap();
-    let model = exported(dir.path());
+    let model = exported(dir.path(), 1);
     let (ours, theirs) = (dir.path().join("keys"), dir.path().join("other-keys"));
     keys(&ours, &["coordinator", "robot-0", "operator-ana"]);
     keys(&theirs, &["coordinator"]);
@@ -138,7 +129,7 @@ fn only_members_with_the_swarms_certificates_reach_its_robots() {
     // An operator of the swarm deploys a new model over mutual TLS: the
     // robot takes it at its next episode start.
     std::fs::create_dir_all(dir.path().join("b")).unwrap();
-    let model_b = exported(&dir.path().join("b"));
+    let model_b = exported(&dir.path().join("b"), 2);
     let sha_b: [u8; 32] = Sha256::digest(std::fs::read(&model_b).unwrap()).into();
     assert_ne!(reply.model_sha256, sha_b);
     let out = murmur_command()
@@ -162,7 +153,7 @@ fn only_members_with_the_swarms_certificates_reach_its_robots() {
 #[test]
 fn hil_episodes_run_on_a_private_swarm_of_spawned_agents() {
     let dir = tempfile::tempdir().unwrap();
-    let model = exported_as(dir.path(), SPREAD);
+    let model = exported_as(dir.path(), SPREAD, 1);
     let keys_dir = dir.path().join("keys");
     keys(&keys_dir, &["coordinator", "robot-0", "robot-1", "robot-2"]);
     let hil = HilRun {

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use std::sync::atomic::AtomicBool;
 
-use murmur::export::{export_onnx, VerifySettings};
 use murmur::hw::coordinator::{HilOptions, Pacing};
 use murmur::hw::recorder::Origin;
 use murmur::hw::ros2_world::PoseWorldConfig;
@@ -28,8 +27,6 @@ use murmur::runtime::ros2::{types, ActionMap};
 use murmur::runtime::swarm::ZenohOptions;
 use murmur::runtime::wire::{ActionMsg, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::{ActorSpec, ModelFormat, Policy};
-use murmur::train::actor::{Actor, ActorOptions};
-use murmur::train::checkpoint::{self, CheckpointMeta};
 use murmur::train::config::EnvConfig;
 use murmur::train::dataset::DatasetReader;
 use murmur::train::env::Environment;
@@ -159,14 +156,7 @@ fn strip_msgtype(v: &Value) -> Value {
 const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
 
 fn exported(dir: &Path) -> PathBuf {
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
-    let _actor = Actor::new(&vs.root(), SPEC, options);
-    let meta = CheckpointMeta::untrained(SPEC, options, "spread");
-    let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).unwrap();
-    let model = dir.join("actor.onnx");
-    export_onnx(&ckpt, &model, VerifySettings { sequences: 8, ..Default::default() }).unwrap();
-    model
+    common::untrained_onnx(dir, "actor", SPEC, 1, 8)
 }
 
 #[test]

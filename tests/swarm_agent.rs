@@ -7,12 +7,9 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use murmur::export::{export_onnx, VerifySettings};
 use murmur::runtime::policy::OnnxPolicy;
 use murmur::runtime::wire::{ActionMsg, ActionSource, ObservationMsg, MAX_MESSAGE_BYTES, WIRE_VERSION};
 use murmur::runtime::{ActorSpec, Policy};
-use murmur::train::actor::{Actor, ActorOptions};
-use murmur::train::checkpoint::{self, CheckpointMeta};
 use zenoh::Wait;
 
 mod common;
@@ -21,14 +18,7 @@ use common::{free_port, murmur_command, session_to, Running};
 const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
 
 fn exported(dir: &Path) -> PathBuf {
-    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
-    let _actor = Actor::new(&vs.root(), SPEC, options);
-    let meta = CheckpointMeta::untrained(SPEC, options, "spread");
-    let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).unwrap();
-    let model = dir.join("actor.onnx");
-    export_onnx(&ckpt, &model, VerifySettings { sequences: 8, ..Default::default() }).unwrap();
-    model
+    common::untrained_onnx(dir, "actor", SPEC, 1, 8)
 }
 
 /// Robot 1 of `swarm` on the Zenoh config file `config`.

@@ -5,9 +5,13 @@
 #![allow(dead_code)]
 
 use std::net::TcpListener;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 
+use murmur::export::{export_onnx, VerifySettings};
+use murmur::runtime::ActorSpec;
+use murmur::train::actor::{Actor, ActorOptions};
+use murmur::train::checkpoint::{self, CheckpointMeta};
 use murmur::train::config::Config;
 use murmur::train::dataset::DatasetReader;
 use murmur::train::eval::{uniform_random, ReturnStats};
@@ -165,4 +169,19 @@ pub fn mcap_matches_dataset(data: &Path, mcap: &Path) -> usize {
         assert_eq!(k, msgs.len(), "robot {i}: one pose per recorded step");
     }
     compared
+}
+
+/// An untrained actor of `spec`, its weights drawn from `seed`, saved as
+/// `dir/name` and exported (verified on `sequences` sequences) to
+/// `dir/name.onnx`. (Unseeded draws made tests flaky: a few random inits
+/// exceed the exporter's 1e-5 hidden-state tolerance over 400 steps.)
+pub fn untrained_onnx(dir: &Path, name: &str, spec: ActorSpec, seed: i64, sequences: usize) -> PathBuf {
+    tch::manual_seed(seed);
+    let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let _actor = Actor::new(&vs.root(), spec, options);
+    let ckpt = checkpoint::save(&dir.join(name), &vs, &[], CheckpointMeta::untrained(spec, options, "test")).unwrap();
+    let model = dir.join(format!("{name}.onnx"));
+    export_onnx(&ckpt, &model, VerifySettings { sequences, ..Default::default() }).unwrap();
+    model
 }
