@@ -53,11 +53,6 @@ impl Ros2Node {
         })
     }
 
-    /// The node's name.
-    pub fn name(&self) -> &NodeName {
-        &self.name
-    }
-
     fn endpoint_token(
         &self,
         kind: EntityKind,
