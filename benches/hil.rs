@@ -41,7 +41,8 @@ fn model(dir: &Path, env: &EnvConfig, backend: &str) -> Option<PathBuf> {
     let d = Dims::of(&env.build());
     let spec = ActorSpec { obs_dim: d.obs_dim, n_actions: d.n_actions, n_agents: d.n_agents, hidden: 64 };
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: true, orthogonal_init: true };
+    let options =
+        ActorOptions { input_layer_norm: true, orthogonal_init: true, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), spec, options);
     let ckpt = checkpoint::save(
         &dir.join(format!("ckpt{}", d.n_agents)),

@@ -25,7 +25,8 @@ fn nano_blob() -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     tch::manual_seed(1);
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let options =
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), SPEC, options);
     let meta = CheckpointMeta::untrained(SPEC, options, "spread");
     let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).expect("checkpoint");

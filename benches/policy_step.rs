@@ -32,7 +32,8 @@ fn inputs() -> Vec<(Vec<f32>, Vec<f32>)> {
 fn exported(dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
     tch::manual_seed(1);
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let options =
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), SPEC, options);
     let meta = CheckpointMeta::untrained(SPEC, options, "spread");
     let ckpt = checkpoint::save(&dir.join("checkpoints"), &vs, &[], meta).expect("checkpoint");

@@ -28,7 +28,8 @@ const SPEC: ActorSpec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidd
 
 fn models(dir: &Path) -> (PathBuf, PathBuf) {
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: true, orthogonal_init: true };
+    let options =
+        ActorOptions { input_layer_norm: true, orthogonal_init: true, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), SPEC, options);
     let ckpt = checkpoint::save(&dir.join("ckpt"), &vs, &[], CheckpointMeta::untrained(SPEC, options, "spread"))
         .expect("checkpoint");

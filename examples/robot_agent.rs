@@ -79,7 +79,8 @@ fn demo_actor() -> anyhow::Result<PathBuf> {
     use murmur::train::checkpoint::{self, CheckpointMeta};
 
     let spec = murmur::runtime::ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let options =
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false };
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
     let _actor = Actor::new(&vs.root(), spec, options);
     let dir = std::env::temp_dir().join(format!("murmur-robot-agent-{}", std::process::id()));

@@ -11,7 +11,7 @@
 //! cargo run --release --example spread_oracle [-- EPISODES]
 //! ```
 
-use murmur::train::env::{Environment, Spread, SpreadConfig};
+use murmur::train::env::{Environment, Spread, SpreadBehaviour, SpreadConfig};
 
 /// The 5 actions' directions (no-op, -x, +x, -y, +y).
 const DIRECTIONS: [[f64; 2]; 5] = [[0.0, 0.0], [-1.0, 0.0], [1.0, 0.0], [0.0, -1.0], [0.0, 1.0]];
@@ -44,6 +44,13 @@ fn main() {
     let (dt, damping, sensitivity) = (0.1, 0.25, 5.0);
     let mut returns = Vec::new();
     let mut per_step = vec![0.0; env.episode_limit()];
+    let mut behaviour = SpreadBehaviour::default();
+    let positions = |env: &Spread| {
+        let e = &env.world().entities;
+        let agents: Vec<[f64; 2]> = e[..n].iter().map(|x| x.pos).collect();
+        let landmarks: Vec<[f64; 2]> = e[n..2 * n].iter().map(|x| x.pos).collect();
+        (agents, landmarks)
+    };
     for seed in 0..episodes {
         env.reset(1_000_000 + seed);
         let mut total = 0.0;
@@ -74,12 +81,16 @@ fn main() {
                 })
                 .collect();
             let outcome = env.step(&actions);
+            let (agents, landmarks) = positions(&env);
+            behaviour.step(&agents, &landmarks, &actions);
             total += outcome.reward;
             *reward_at += outcome.reward / episodes as f64;
             if outcome.done() {
                 break;
             }
         }
+        let (agents, landmarks) = positions(&env);
+        behaviour.end_episode(&agents, &landmarks);
         returns.push(total);
     }
     let mean = returns.iter().sum::<f64>() / returns.len() as f64;
@@ -89,4 +100,5 @@ fn main() {
     );
     let profile: Vec<String> = per_step.iter().map(|r| format!("{r:.2}")).collect();
     println!("mean team reward per step: {}", profile.join(" "));
+    println!("{behaviour}");
 }

@@ -28,7 +28,8 @@ const SPEC: ActorSpec = ActorSpec { obs_dim: 6, n_actions: 4, n_agents: 2, hidde
 fn exported(dir: &Path, name: &str, spec: ActorSpec, seed: i64) -> PathBuf {
     tch::manual_seed(seed);
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let options =
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), spec, options);
     let ckpt = checkpoint::save(&dir.join(name), &vs, &[], CheckpointMeta::untrained(spec, options, "test")).unwrap();
     let out = dir.join(format!("{name}.onnx"));

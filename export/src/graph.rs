@@ -7,7 +7,8 @@
 //! x      = [obs, one_hot(prev_action), one_hot(agent_id)]   (Gather from one-hot tables, indices checked, below)
 //! e      = Relu(Gemm(LayerNorm?(x), fc1))
 //! h_out  = GRU(e, h_in)                                     (ONNX GRU, linear_before_reset = 1)
-//! logits = Gemm(h_out, fc2, C = Gemm(obs, 0) + fc2.bias)    (0 x obs: NaN where obs is not finite)
+//! z      = Relu(Gemm(h_out, head))                          (only with the head layer; else z = h_out)
+//! logits = Gemm(z, fc2, C = Gemm(obs, 0) + fc2.bias)        (0 x obs: NaN where obs is not finite)
 //! probs  = Softmax(Where(avail == 0, -1e10, logits))        (blocked actions underflow to exactly 0)
 //! ```
 //!
@@ -72,6 +73,9 @@ pub struct ActorWeights {
     pub fc1: (Param, Param),
     /// `gru.weight_ih` `[3H, H]`, `gru.weight_hh` `[3H, H]`, `gru.bias_ih` `[3H]`, `gru.bias_hh` `[3H]`.
     pub gru: [Param; 4],
+    /// The optional layer between the GRU and the logits: `head.weight`
+    /// `[H, H]`, `head.bias` `[H]`, followed by a ReLU.
+    pub head: Option<(Param, Param)>,
     /// `fc2.weight` `[A, H]`, `fc2.bias` `[A]`.
     pub fc2: (Param, Param),
 }
@@ -211,8 +215,16 @@ pub fn actor_model(w: &ActorWeights, metadata: &[(String, String)]) -> ModelProt
         vec![int_attr("hidden_size", h), int_attr("linear_before_reset", 1)],
     );
     nodes.add("Squeeze", &["gru_h1", "axes_0"], &["h_out"], vec![]);
+    let mut z = "h_out";
+    if let Some((weight, bias)) = &w.head {
+        init.push(float_tensor("head.weight", &weight.dims, weight.values.clone()));
+        init.push(float_tensor("head.bias", &bias.dims, bias.values.clone()));
+        nodes.add("Gemm", &["h_out", "head.weight", "head.bias"], &["head_out"], vec![int_attr("transB", 1)]);
+        nodes.add("Relu", &["head_out"], &["head_relu"], vec![]);
+        z = "head_relu";
+    }
     nodes.add("Gemm", &["obs", "obs_guard", "fc2.bias"], &["guarded_bias"], vec![]);
-    nodes.add("Gemm", &["h_out", "fc2.weight", "guarded_bias"], &["logits"], vec![int_attr("transB", 1)]);
+    nodes.add("Gemm", &[z, "fc2.weight", "guarded_bias"], &["logits"], vec![int_attr("transB", 1)]);
     nodes.add("Equal", &["avail", "zero"], &["blocked"], vec![]);
     nodes.add("Where", &["blocked", "unavailable_logit", "logits"], &["masked_logits"], vec![]);
     // Blocked logits underflow to probability exactly 0. (A mask allowing

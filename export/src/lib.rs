@@ -111,6 +111,7 @@ pub fn actor_weights(vs: &nn::VarStore, spec: ActorSpec, dir: &Path) -> Result<A
         input_norm,
         fc1: (get("fc1.weight")?, get("fc1.bias")?),
         gru: [get("gru.weight_ih")?, get("gru.weight_hh")?, get("gru.bias_ih")?, get("gru.bias_hh")?],
+        head: if vars.contains_key("head.weight") { Some((get("head.weight")?, get("head.bias")?)) } else { None },
         fc2: (get("fc2.weight")?, get("fc2.bias")?),
     })
 }
@@ -128,6 +129,7 @@ pub fn metadata(meta: &CheckpointMeta) -> Vec<(String, String)> {
         ("n_agents", s.n_agents.to_string()),
         ("hidden", s.hidden.to_string()),
         ("input_layer_norm", meta.actor_options.input_layer_norm.to_string()),
+        ("head_layer", meta.actor_options.head_layer.to_string()),
         ("checkpoint_sha256", meta.sha256.get("actor.safetensors").cloned().unwrap_or_default()),
         ("env_steps", meta.env_steps.to_string()),
         ("outputs", outputs.name().to_string()),

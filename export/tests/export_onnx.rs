@@ -38,8 +38,10 @@ fn random_checkpoint(dir: &Path, options: ActorOptions, seed: i64) -> PathBuf {
 fn random_actors_export_and_match_to_1e5() {
     let dir = tempfile::tempdir().unwrap();
     for (k, options) in [
-        ActorOptions { input_layer_norm: false, orthogonal_init: false },
-        ActorOptions { input_layer_norm: true, orthogonal_init: true },
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false },
+        ActorOptions { input_layer_norm: true, orthogonal_init: true, head_layer: false, observation_only: false },
+        // JaxMARL's actor: a ReLU layer after the GRU, the observation only.
+        ActorOptions { input_layer_norm: false, orthogonal_init: true, head_layer: true, observation_only: true },
     ]
     .into_iter()
     .enumerate()
@@ -62,7 +64,11 @@ fn random_actors_export_and_match_to_1e5() {
 #[test]
 fn a_gate_order_swap_fails_verification_and_leaves_no_file() {
     let dir = tempfile::tempdir().unwrap();
-    let ckpt = random_checkpoint(dir.path(), ActorOptions { input_layer_norm: false, orthogonal_init: false }, 3);
+    let ckpt = random_checkpoint(
+        dir.path(),
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false },
+        3,
+    );
     let (vs, actor, meta) = checkpoint::load_actor(&ckpt).unwrap();
     let mut weights = murmur_export::actor_weights(&vs, SPEC, &ckpt).unwrap();
     // Swap PyTorch's r and z blocks: the file then computes z where r belongs.
@@ -83,7 +89,11 @@ fn a_gate_order_swap_fails_verification_and_leaves_no_file() {
 #[test]
 fn corrupt_or_missing_checkpoints_are_clear_errors_and_write_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let ckpt = random_checkpoint(dir.path(), ActorOptions { input_layer_norm: false, orthogonal_init: false }, 5);
+    let ckpt = random_checkpoint(
+        dir.path(),
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false },
+        5,
+    );
     let out = dir.path().join("actor.onnx");
     std::fs::write(ckpt.join("actor.safetensors"), b"not a tensor file").unwrap();
     let err = export_onnx(&ckpt, &out, VerifySettings::default()).unwrap_err().to_string();
@@ -93,7 +103,7 @@ fn corrupt_or_missing_checkpoints_are_clear_errors_and_write_nothing() {
     // A sidecar that does not match the weights (another network's dims).
     let other = random_checkpoint(
         &dir.path().join("other"),
-        ActorOptions { input_layer_norm: false, orthogonal_init: false },
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false },
         6,
     );
     let sidecar = other.join("checkpoint.json");
@@ -145,8 +155,10 @@ fn nano_blobs_match_the_actor_and_agree_with_the_onnx_file() {
 
     let dir = tempfile::tempdir().unwrap();
     for (k, options) in [
-        ActorOptions { input_layer_norm: false, orthogonal_init: false },
-        ActorOptions { input_layer_norm: true, orthogonal_init: true },
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false },
+        ActorOptions { input_layer_norm: true, orthogonal_init: true, head_layer: false, observation_only: false },
+        // JaxMARL's actor: a ReLU layer after the GRU, the observation only.
+        ActorOptions { input_layer_norm: false, orthogonal_init: true, head_layer: true, observation_only: true },
     ]
     .into_iter()
     .enumerate()
@@ -160,7 +172,12 @@ fn nano_blobs_match_the_actor_and_agree_with_the_onnx_file() {
             report.bytes, v.max_prob_error, v.max_hidden_error, report.seconds
         );
         assert!(v.max_prob_error <= 1e-5 && v.max_hidden_error <= 1e-5, "{v:?}");
-        assert_eq!(report.bytes as usize, murmur_runtime::policy::nano::blob_len(&SPEC, options.input_layer_norm));
+        use murmur_runtime::policy::nano::{blob_len, FLAG_HEAD_LAYER, FLAG_INPUT_LAYER_NORM};
+        let flags = [(options.input_layer_norm, FLAG_INPUT_LAYER_NORM), (options.head_layer, FLAG_HEAD_LAYER)]
+            .iter()
+            .filter(|(on, _)| *on)
+            .fold(0, |f, (_, bit)| f | bit);
+        assert_eq!(report.bytes as usize, blob_len(&SPEC, flags));
 
         // The two runtimes side by side on the same random sequences.
         let onnx = dir.path().join(format!("actor{k}.onnx"));

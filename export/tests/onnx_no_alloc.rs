@@ -46,7 +46,8 @@ fn onnx_steps_allocate_nothing_after_warm_up() {
     let spec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 64 };
     let dir = tempfile::tempdir().unwrap();
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: true, orthogonal_init: true };
+    let options =
+        ActorOptions { input_layer_norm: true, orthogonal_init: true, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), spec, options);
     let meta = CheckpointMeta::untrained(spec, options, "random");
     let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();

@@ -45,7 +45,8 @@ fn python_onnxruntime_runs_the_file_and_agrees_with_the_trained_actor() {
     let dir = tempfile::tempdir().unwrap();
     tch::manual_seed(21);
     let vs = nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: true, orthogonal_init: false };
+    let options =
+        ActorOptions { input_layer_norm: true, orthogonal_init: false, head_layer: false, observation_only: false };
     let actor = Actor::new(&vs.root(), spec, options);
     let meta = CheckpointMeta::untrained(spec, options, "random");
     let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();
@@ -95,7 +96,8 @@ fn python_reads_the_nano_blob_as_documented() {
     let spec = ActorSpec { obs_dim: 4, n_actions: 3, n_agents: 2, hidden: 8 };
     let dir = tempfile::tempdir().unwrap();
     let vs = nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let options =
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), spec, options);
     let meta = CheckpointMeta::untrained(spec, options, "random");
     let ckpt = checkpoint::save(&dir.path().join("checkpoints"), &vs, &[], meta).unwrap();
@@ -177,7 +179,8 @@ fn the_file_turns_bad_inputs_into_nan_or_an_error_for_any_client() {
     for input_layer_norm in [false, true] {
         let spec = ActorSpec { obs_dim: 5, n_actions: 4, n_agents: 3, hidden: 8 };
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let options = ActorOptions { input_layer_norm, orthogonal_init: false };
+        let options =
+            ActorOptions { input_layer_norm, orthogonal_init: false, head_layer: false, observation_only: false };
         let _actor = Actor::new(&vs.root(), spec, options);
         let meta = CheckpointMeta::untrained(spec, options, "random");
         let ckpt = checkpoint::save(&dir.path().join(format!("ckpt{input_layer_norm}")), &vs, &[], meta).unwrap();

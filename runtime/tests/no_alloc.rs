@@ -57,7 +57,7 @@ fn blob() -> Vec<u8> {
     for v in [FORMAT_VERSION, 18, 5, 3, 64, 0] {
         out.extend_from_slice(&v.to_le_bytes());
     }
-    let len = murmur_runtime::policy::nano::blob_len(&SPEC, false);
+    let len = murmur_runtime::policy::nano::blob_len(&SPEC, 0);
     let mut k = 1u32;
     while out.len() < len - 4 {
         k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);

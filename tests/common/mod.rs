@@ -178,7 +178,8 @@ pub fn mcap_matches_dataset(data: &Path, mcap: &Path) -> usize {
 pub fn untrained_onnx(dir: &Path, name: &str, spec: ActorSpec, seed: i64, sequences: usize) -> PathBuf {
     tch::manual_seed(seed);
     let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-    let options = ActorOptions { input_layer_norm: false, orthogonal_init: false };
+    let options =
+        ActorOptions { input_layer_norm: false, orthogonal_init: false, head_layer: false, observation_only: false };
     let _actor = Actor::new(&vs.root(), spec, options);
     let ckpt = checkpoint::save(&dir.join(name), &vs, &[], CheckpointMeta::untrained(spec, options, "test")).unwrap();
     let model = dir.join(format!("{name}.onnx"));

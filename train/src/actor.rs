@@ -21,6 +21,16 @@ pub struct ActorOptions {
     pub input_layer_norm: bool,
     /// Orthogonal initialisation of the weight matrices (MAPPO).
     pub orthogonal_init: bool,
+    /// A ReLU layer `Linear(H, H)` between the GRU and the logits
+    /// (JaxMARL's MAPPO actor).
+    #[serde(default)]
+    pub head_layer: bool,
+    /// Only the observation part of the input reaches the network: the
+    /// previous action and the id are multiplied by 0 and their `fc1`
+    /// columns start at 0, so they stay 0 and the exported actor ignores
+    /// them exactly.
+    #[serde(default)]
+    pub observation_only: bool,
 }
 
 /// A GRU cell with PyTorch's parameters: `weight_ih` `[3H, in]`,
@@ -120,7 +130,10 @@ pub struct Actor {
     input_norm: Option<nn::LayerNorm>,
     fc1: nn::Linear,
     gru: GruCell,
+    head: Option<nn::Linear>,
     fc2: nn::Linear,
+    /// `[input_dim]`: 1 on the observation, 0 on the previous action and id.
+    input_mask: Option<Tensor>,
 }
 
 impl Actor {
@@ -139,12 +152,26 @@ impl Actor {
             };
             nn::linear(vs / name, i, o, cfg)
         };
+        let fc1 = linear("fc1", inp, h, 2f64.sqrt());
+        let input_mask = options.observation_only.then(|| {
+            let obs = spec.obs_dim as i64;
+            let _ = tch::no_grad(|| fc1.ws.narrow(1, obs, inp - obs).zero_());
+            Tensor::cat(
+                &[
+                    Tensor::ones([obs], (Kind::Float, vs.device())),
+                    Tensor::zeros([inp - obs], (Kind::Float, vs.device())),
+                ],
+                0,
+            )
+        });
         Self {
+            input_mask,
             input_norm: options
                 .input_layer_norm
                 .then(|| nn::layer_norm(vs / "input_norm", vec![inp], Default::default())),
-            fc1: linear("fc1", inp, h, 2f64.sqrt()),
+            fc1,
             gru: GruCell::new(vs / "gru", h, h, options.orthogonal_init),
+            head: options.head_layer.then(|| linear("head", h, h, 2.0)),
             // MAPPO's small output gain keeps the initial policy near uniform.
             fc2: linear("fc2", h, a, 0.01),
             spec,
@@ -168,9 +195,25 @@ impl Actor {
     }
 
     fn embed(&self, x: &Tensor) -> Tensor {
+        let masked;
+        let x = match &self.input_mask {
+            Some(mask) => {
+                masked = x * mask;
+                &masked
+            }
+            None => x,
+        };
         match &self.input_norm {
             Some(norm) => self.fc1.forward(&norm.forward(x)).relu(),
             None => self.fc1.forward(x).relu(),
+        }
+    }
+
+    /// The logits `[.., A]` from GRU states `[.., H]`.
+    fn logits(&self, h: &Tensor) -> Tensor {
+        match &self.head {
+            Some(head) => self.fc2.forward(&head.forward(h).relu()),
+            None => self.fc2.forward(h),
         }
     }
 
@@ -178,7 +221,7 @@ impl Actor {
     /// (logits `[R, A]`, next hidden `[R, H]`).
     pub fn step(&self, x: &Tensor, h: &Tensor) -> (Tensor, Tensor) {
         let h = self.gru.forward(&self.embed(x), h);
-        (self.fc2.forward(&h), h)
+        (self.logits(&h), h)
     }
 
     /// Runs a whole sequence: `x` `[T, R, input_dim]`, `h0` `[R, H]` ->
@@ -204,7 +247,7 @@ impl Actor {
             h = self.gru.step(&w, &gi_rz[t as usize], &gi_n[t as usize], &h);
             hs.push(h.shallow_clone());
         }
-        self.fc2.forward(&Tensor::stack(&hs, 0))
+        self.logits(&Tensor::stack(&hs, 0))
     }
 }
 
@@ -268,7 +311,11 @@ mod tests {
         tch::manual_seed(0);
         let vs = nn::VarStore::new(tch::Device::Cpu);
         let spec = ActorSpec { obs_dim: 3, n_actions: 4, n_agents: 2, hidden: 5 };
-        let actor = Actor::new(&vs.root(), spec, ActorOptions { input_layer_norm: true, orthogonal_init: true });
+        let actor = Actor::new(
+            &vs.root(),
+            spec,
+            ActorOptions { input_layer_norm: true, orthogonal_init: true, head_layer: false, observation_only: false },
+        );
         let x = Tensor::randn([6, 2, spec.input_dim() as i64], (Kind::Float, tch::Device::Cpu));
         let h0 = actor.initial_hidden(2, tch::Device::Cpu);
         let all = actor.unroll(&x, &h0, None);

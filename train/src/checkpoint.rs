@@ -251,7 +251,12 @@ mod tests {
             learner: "mappo".into(),
             environment: "spread".into(),
             spec: ActorSpec { obs_dim: 2, n_actions: 3, n_agents: 2, hidden: 4 },
-            actor_options: ActorOptions { input_layer_norm: false, orthogonal_init: false },
+            actor_options: ActorOptions {
+                input_layer_norm: false,
+                orthogonal_init: false,
+                head_layer: false,
+                observation_only: false,
+            },
             env_steps: 1200,
             episodes: 48,
             updates: 3,

@@ -267,7 +267,16 @@ mod tests {
     fn actor_for(env: &impl Environment, vs: &nn::VarStore) -> Actor {
         let spec =
             ActorSpec { obs_dim: env.obs_dim(), n_actions: env.n_actions(), n_agents: env.n_agents(), hidden: 16 };
-        Actor::new(&vs.root(), spec, ActorOptions { input_layer_norm: false, orthogonal_init: false })
+        Actor::new(
+            &vs.root(),
+            spec,
+            ActorOptions {
+                input_layer_norm: false,
+                orthogonal_init: false,
+                head_layer: false,
+                observation_only: false,
+            },
+        )
     }
 
     #[test]

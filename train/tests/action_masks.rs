@@ -87,6 +87,8 @@ fn no_learner_samples_or_credits_a_masked_action() {
         let options = ActorOptions {
             input_layer_norm: cfg.actor.input_layer_norm.unwrap_or(false),
             orthogonal_init: cfg.actor.orthogonal_init.unwrap_or(false),
+            head_layer: false,
+            observation_only: false,
         };
         let actor = Actor::new(&vs.root(), spec, options);
         let mut learner = learner::build(&cfg, &vs, dims, tch::Device::Cpu).unwrap();

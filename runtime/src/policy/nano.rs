@@ -26,6 +26,10 @@ pub const MAX_ACTIONS: usize = 64;
 pub const HEADER_BYTES: usize = 8 + 4 * 6;
 /// Flag bit: the actor normalises its input (LayerNorm, epsilon 1e-5).
 pub const FLAG_INPUT_LAYER_NORM: u32 = 1;
+/// Flag bit: a ReLU layer `[H, H]` sits between the GRU and the logits.
+pub const FLAG_HEAD_LAYER: u32 = 2;
+/// Every flag bit this crate reads.
+pub const KNOWN_FLAGS: u32 = FLAG_INPUT_LAYER_NORM | FLAG_HEAD_LAYER;
 const LAYER_NORM_EPS: f32 = 1e-5;
 
 /// Why a blob cannot be used.
@@ -56,6 +60,12 @@ pub enum BlobError {
         /// The CRC-32 of the contents.
         expected: u32,
     },
+    /// Flag bits this crate does not know (a newer murmur wrote the blob).
+    #[error("nano blob: unknown flag bits {got:#x} (this murmur reads {KNOWN_FLAGS:#x})")]
+    Flags {
+        /// The unknown bits.
+        got: u32,
+    },
     /// A dimension is zero or beyond this build's fixed capacities.
     #[error("nano blob: `{field}` is {got}, expected 1 to {max}")]
     Capacity {
@@ -78,13 +88,14 @@ struct Layout {
     w_hh: usize,
     b_ih: usize,
     b_hh: usize,
+    head: Option<(usize, usize)>,
     fc2_w: usize,
     fc2_b: usize,
     floats: usize,
 }
 
 impl Layout {
-    fn of(spec: &ActorSpec, layer_norm: bool) -> Self {
+    fn of(spec: &ActorSpec, flags: u32) -> Self {
         let (i, h, a) = (spec.input_dim(), spec.hidden, spec.n_actions);
         let mut at = 0;
         let mut take = |n: usize| {
@@ -92,22 +103,24 @@ impl Layout {
             at += n;
             start
         };
-        let norm = layer_norm.then(|| (take(i), take(i)));
+        let norm = (flags & FLAG_INPUT_LAYER_NORM != 0).then(|| (take(i), take(i)));
         let fc1_w = take(h * i);
         let fc1_b = take(h);
         let w_ih = take(3 * h * h);
         let w_hh = take(3 * h * h);
         let b_ih = take(3 * h);
         let b_hh = take(3 * h);
+        let head = (flags & FLAG_HEAD_LAYER != 0).then(|| (take(h * h), take(h)));
         let fc2_w = take(a * h);
         let fc2_b = take(a);
-        Self { norm, fc1_w, fc1_b, w_ih, w_hh, b_ih, b_hh, fc2_w, fc2_b, floats: at }
+        Self { norm, fc1_w, fc1_b, w_ih, w_hh, b_ih, b_hh, head, fc2_w, fc2_b, floats: at }
     }
 }
 
-/// Bytes of a blob for `spec`: header, weights, CRC-32.
-pub fn blob_len(spec: &ActorSpec, layer_norm: bool) -> usize {
-    HEADER_BYTES + 4 * Layout::of(spec, layer_norm).floats + 4
+/// Bytes of a blob for `spec` with `flags` ([`FLAG_INPUT_LAYER_NORM`],
+/// [`FLAG_HEAD_LAYER`]): header, weights, CRC-32.
+pub fn blob_len(spec: &ActorSpec, flags: u32) -> usize {
+    HEADER_BYTES + 4 * Layout::of(spec, flags).floats + 4
 }
 
 fn u32_at(bytes: &[u8], at: usize) -> u32 {
@@ -146,7 +159,10 @@ impl<'a> NanoBlob<'a> {
         }
         let dim = |k: usize| u32_at(bytes, 12 + 4 * k) as usize;
         let spec = ActorSpec { obs_dim: dim(0), n_actions: dim(1), n_agents: dim(2), hidden: dim(3) };
-        let layer_norm = u32_at(bytes, 28) & FLAG_INPUT_LAYER_NORM != 0;
+        let flags = u32_at(bytes, 28);
+        if flags & !KNOWN_FLAGS != 0 {
+            return Err(BlobError::Flags { got: flags & !KNOWN_FLAGS });
+        }
         for (field, got, max) in [
             ("obs_dim", spec.obs_dim, MAX_INPUT),
             ("n_actions", spec.n_actions, MAX_ACTIONS),
@@ -158,7 +174,7 @@ impl<'a> NanoBlob<'a> {
                 return Err(BlobError::Capacity { field, got, max });
             }
         }
-        let expected = blob_len(&spec, layer_norm);
+        let expected = blob_len(&spec, flags);
         if bytes.len() != expected {
             return Err(BlobError::Size { got: bytes.len(), expected });
         }
@@ -172,7 +188,7 @@ impl<'a> NanoBlob<'a> {
             Ok(floats) if cfg!(target_endian = "little") => Weights::Floats(floats),
             _ => Weights::Bytes(raw),
         };
-        Ok(Self { weights, spec, layout: Layout::of(&spec, layer_norm), kernel: Kernel::detect() })
+        Ok(Self { weights, spec, layout: Layout::of(&spec, flags), kernel: Kernel::detect() })
     }
 
     /// The actor's dimensions.
@@ -183,6 +199,11 @@ impl<'a> NanoBlob<'a> {
     /// Whether the actor normalises its input.
     pub fn input_layer_norm(&self) -> bool {
         self.layout.norm.is_some()
+    }
+
+    /// Whether a ReLU layer sits between the GRU and the logits.
+    pub fn head_layer(&self) -> bool {
+        self.layout.head.is_some()
     }
 
     /// The matrix-vector kernel this CPU runs.
@@ -231,6 +252,7 @@ pub struct NanoPolicy<'a> {
     h: FixedVec<f32, MAX_HIDDEN>,
     x: FixedVec<f32, MAX_INPUT>,
     e: FixedVec<f32, MAX_HIDDEN>,
+    head: FixedVec<f32, MAX_HIDDEN>,
     gi: FixedVec<f32, { 3 * MAX_HIDDEN }>,
     gh: FixedVec<f32, { 3 * MAX_HIDDEN }>,
     probs: FixedVec<f32, MAX_ACTIONS>,
@@ -258,6 +280,7 @@ impl<'a> NanoPolicy<'a> {
             h: filled(s.hidden),
             x: filled(s.input_dim()),
             e: filled(s.hidden),
+            head: filled(s.hidden),
             gi: filled(3 * s.hidden),
             gh: filled(3 * s.hidden),
             probs: filled(s.n_actions),
@@ -311,7 +334,14 @@ impl Policy for NanoPolicy<'_> {
         kernels::gru_update(b.kernel, &mut self.gi, &self.gh, &mut self.h);
 
         // Masked softmax: unavailable actions get exactly 0.
-        b.affine(l.fc2_w, l.fc2_b, &self.h, &mut self.probs);
+        match l.head {
+            Some((w, bias)) => {
+                b.affine(w, bias, &self.h, &mut self.head);
+                self.head.iter_mut().for_each(|v| *v = v.max(0.0));
+                b.affine(l.fc2_w, l.fc2_b, &self.head, &mut self.probs);
+            }
+            None => b.affine(l.fc2_w, l.fc2_b, &self.h, &mut self.probs),
+        }
         let max = (0..a).filter(|&k| avail[k] > 0.0).map(|k| self.probs[k]).fold(f32::NEG_INFINITY, f32::max);
         let mut total = 0.0;
         for (k, p) in self.probs.iter_mut().enumerate() {
@@ -343,7 +373,7 @@ pub(crate) mod testing {
             out.extend_from_slice(&v.to_le_bytes());
         }
         let mut k = seed.wrapping_add(1);
-        for _ in 0..Layout::of(spec, false).floats {
+        for _ in 0..Layout::of(spec, 0).floats {
             k = k.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
             out.extend_from_slice(&((k >> 8) as f32 / (1u32 << 24) as f32 - 0.5).to_le_bytes());
         }
@@ -365,7 +395,7 @@ mod tests {
         for v in [FORMAT_VERSION, 2, 3, 2, 2, 0] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for _ in 0..Layout::of(&SPEC, false).floats {
+        for _ in 0..Layout::of(&SPEC, 0).floats {
             out.extend_from_slice(&w.to_le_bytes());
         }
         let crc = crc32fast::hash(&out);
@@ -382,7 +412,7 @@ mod tests {
     #[test]
     fn bad_blobs_are_typed_errors() {
         let good = blob(0.1);
-        assert_eq!(good.len(), blob_len(&SPEC, false));
+        assert_eq!(good.len(), blob_len(&SPEC, 0));
         assert!(NanoBlob::parse(&good).is_ok());
 
         let mut b = good.clone();
@@ -403,6 +433,16 @@ mod tests {
             NanoBlob::parse(&b).unwrap_err(),
             BlobError::Capacity { field: "hidden", got: MAX_HIDDEN + 1, max: MAX_HIDDEN }
         );
+        let mut b = good.clone();
+        b[28..32].copy_from_slice(&(FLAG_INPUT_LAYER_NORM | 8).to_le_bytes());
+        refix_crc(&mut b);
+        assert_eq!(NanoBlob::parse(&b).unwrap_err(), BlobError::Flags { got: 8 });
+        // The head layer's flag asks for its H x H + H weights.
+        let mut b = good.clone();
+        b[28..32].copy_from_slice(&FLAG_HEAD_LAYER.to_le_bytes());
+        refix_crc(&mut b);
+        assert!(matches!(NanoBlob::parse(&b).unwrap_err(), BlobError::Size { .. }));
+        assert_eq!(blob_len(&SPEC, FLAG_HEAD_LAYER), good.len() + 4 * (2 * 2 + 2));
     }
 
     #[test]
@@ -435,7 +475,7 @@ mod tests {
         for v in [FORMAT_VERSION, 2, 3, 2, 2, 0] {
             out.extend_from_slice(&v.to_le_bytes());
         }
-        for k in 0..Layout::of(&SPEC, false).floats {
+        for k in 0..Layout::of(&SPEC, 0).floats {
             out.extend_from_slice(&(((k * 37) % 11) as f32 * 0.07 - 0.3).to_le_bytes());
         }
         let crc = crc32fast::hash(&out);

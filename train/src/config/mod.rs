@@ -159,11 +159,18 @@ pub struct ActorConfig {
     pub input_layer_norm: Option<bool>,
     /// Orthogonal weight initialisation (unset: the learner's default, on for MAPPO).
     pub orthogonal_init: Option<bool>,
+    /// A `hidden`-wide ReLU layer between the GRU and the logits
+    /// (JaxMARL's MAPPO actor); off, the logits read the GRU state.
+    pub head_layer: bool,
+    /// The actor reads its observation only (JaxMARL's MAPPO): its
+    /// previous action and its id still reach the network, through weights
+    /// held at zero, so exported files and robots are unchanged.
+    pub observation_only: bool,
 }
 
 impl Default for ActorConfig {
     fn default() -> Self {
-        Self { hidden: 64, input_layer_norm: None, orthogonal_init: None }
+        Self { hidden: 64, input_layer_norm: None, orthogonal_init: None, head_layer: false, observation_only: false }
     }
 }
 
@@ -320,6 +327,8 @@ impl Config {
         crate::actor::ActorOptions {
             input_layer_norm: self.actor.input_layer_norm.unwrap_or(false),
             orthogonal_init: self.actor.orthogonal_init.unwrap_or(false),
+            head_layer: self.actor.head_layer,
+            observation_only: self.actor.observation_only,
         }
     }
 
@@ -328,6 +337,14 @@ impl Config {
         check(self.t_max >= 1, "t_max", "at least 1", self.t_max)?;
         check(self.batch_episodes >= 1, "batch_episodes", "at least 1", self.batch_episodes)?;
         check(self.actor.hidden >= 1, "actor.hidden", "at least 1", self.actor.hidden)?;
+        // LayerNorm's statistics would include the masked inputs in training
+        // and the real ones on the robot.
+        check(
+            !(self.actor.observation_only && self.actor.input_layer_norm == Some(true)),
+            "actor.observation_only",
+            "false when actor.input_layer_norm is true",
+            self.actor.observation_only,
+        )?;
         check(self.eval_episodes >= 1, "eval_episodes", "at least 1", self.eval_episodes)?;
         self.env.validate()?;
         let learner = self.learner.config();

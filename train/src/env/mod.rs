@@ -12,6 +12,7 @@ pub mod particle;
 mod predator_prey;
 pub mod scene;
 mod spread;
+pub mod spread_behaviour;
 
 pub use batch::VecEnv;
 pub use battle::{Battle, BattleConfig};
@@ -19,6 +20,7 @@ pub use junction::Junction;
 pub use predator_prey::{PredatorPrey, PredatorPreyConfig};
 pub use scene::Scene;
 pub use spread::{Spread, SpreadConfig};
+pub use spread_behaviour::SpreadBehaviour;
 
 use serde::{Deserialize, Serialize};
 

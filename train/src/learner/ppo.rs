@@ -26,6 +26,29 @@ pub(crate) struct PpoClip {
     pub clip: f64,
     pub entropy_coef: f64,
     pub grad_clip: f64,
+    /// Draw each epoch's minibatches from a fresh permutation of the
+    /// episodes (JaxMARL's MAPPO) instead of the same contiguous splits.
+    pub shuffle: bool,
+}
+
+/// The episodes of one minibatch: a contiguous range of the batch, or the
+/// indices of a shuffled draw.
+#[derive(Debug)]
+pub(crate) enum Minibatch {
+    /// Episodes `start..start + len`.
+    Range(i64, i64),
+    /// These episodes `[len]` (int64).
+    Indices(Tensor),
+}
+
+impl Minibatch {
+    /// The minibatch's episodes of `x` `[T, B, ..]` -> `[T, len, ..]`.
+    pub fn take(&self, x: &Tensor) -> Tensor {
+        match self {
+            Minibatch::Range(start, len) => x.narrow(1, *start, *len),
+            Minibatch::Indices(idx) => x.index_select(1, idx),
+        }
+    }
 }
 
 /// What a PPO update reads of a batch, each `[T, B, n]`: the taken actions
@@ -46,7 +69,12 @@ pub(crate) struct PpoStats<const K: usize> {
 impl PpoClip {
     /// The settings of a learner's configuration table.
     pub fn new(epochs: usize, minibatches: usize, clip: f64, entropy_coef: f64, grad_clip: f64) -> Self {
-        Self { epochs, minibatches, clip, entropy_coef, grad_clip }
+        Self { epochs, minibatches, clip, entropy_coef, grad_clip, shuffle: false }
+    }
+
+    /// The same with shuffled minibatches (see [`Self::shuffle`]).
+    pub fn shuffled(self, shuffle: bool) -> Self {
+        Self { shuffle, ..self }
     }
 
     /// Runs the update over `samples` of `episodes` episodes.
@@ -64,20 +92,25 @@ impl PpoClip {
         episodes: i64,
         samples: &mut PpoSamples,
         mut refresh: impl FnMut(usize, &mut Tensor),
-        policy: impl Fn(i64, i64) -> Tensor,
-        mut after: impl FnMut(i64, i64) -> Result<[f64; K]>,
+        policy: impl Fn(&Minibatch) -> Tensor,
+        mut after: impl FnMut(&Minibatch) -> Result<[f64; K]>,
     ) -> Result<PpoStats<K>> {
-        let old_log_p = tch::no_grad(|| taken(&policy(0, episodes), &samples.actions));
+        let old_log_p = tch::no_grad(|| taken(&policy(&Minibatch::Range(0, episodes)), &samples.actions));
         let mut actor = [0.0f64; 4];
         let mut learner = [0.0f64; K];
         let mut count = 0.0;
         for epoch in 0..self.epochs {
             refresh(epoch, &mut samples.advantage);
+            let order = self.shuffle.then(|| Tensor::randperm(episodes, (Kind::Int64, samples.actions.device())));
             for (start, len) in minibatches(episodes, self.minibatches) {
-                let mb = |x: &Tensor| x.narrow(1, start, len);
+                let minibatch = match &order {
+                    Some(order) => Minibatch::Indices(order.narrow(0, start, len)),
+                    None => Minibatch::Range(start, len),
+                };
+                let mb = |x: &Tensor| minibatch.take(x);
                 let step = actor_step(
                     opt,
-                    &policy(start, len),
+                    &policy(&minibatch),
                     &mb(&samples.actions),
                     &mb(&old_log_p),
                     &mb(&samples.advantage),
@@ -89,7 +122,7 @@ impl PpoClip {
                 for (sum, v) in actor.iter_mut().zip(step) {
                     *sum += v;
                 }
-                for (sum, v) in learner.iter_mut().zip(after(start, len)?) {
+                for (sum, v) in learner.iter_mut().zip(after(&minibatch)?) {
                     *sum += v;
                 }
                 count += 1.0;
@@ -131,11 +164,12 @@ fn actor_step(
 /// `batch`, re-running the recurrent actor in truncated chunks of
 /// `chunk_len` steps, each restarting from the hidden state the rollout
 /// recorded.
-pub(crate) fn chunked_policy(actor: &Actor, batch: &EpisodeBatch, start: i64, len: i64, chunk_len: usize) -> Tensor {
+pub(crate) fn chunked_policy(actor: &Actor, batch: &EpisodeBatch, minibatch: &Minibatch, chunk_len: usize) -> Tensor {
     let t = batch.max_len();
     let n = batch.actions.size()[2];
+    let mb = |x: &Tensor| minibatch.take(&x.narrow(0, 0, t));
+    let len = mb(&batch.actions).size()[1];
     let rows = len * n;
-    let mb = |x: &Tensor| x.narrow(0, 0, t).narrow(1, start, len);
     let x = mb(&batch.inputs).contiguous().view([t, rows, -1]);
     let h_rec = mb(&batch.hidden).contiguous().view([t, rows, -1]);
     let logits = actor.unroll(&x, &actor.initial_hidden(rows, x.device()), Some((&h_rec, chunk_len)));

@@ -52,6 +52,9 @@ pub struct MacaConfig {
     pub epochs: usize,
     /// Minibatches per pass (episodes are split between them).
     pub minibatches: usize,
+    /// Draw each pass's minibatches from a fresh permutation of the
+    /// episodes (JaxMARL's MAPPO); off, the same contiguous splits.
+    pub shuffle_minibatches: bool,
     /// Entropy bonus coefficient.
     pub entropy_coef: f64,
     /// Huber loss threshold of the critic's losses.
@@ -108,6 +111,7 @@ impl Default for MacaConfig {
             clip: 0.1,
             epochs: 10,
             minibatches: 1,
+            shuffle_minibatches: false,
             entropy_coef: 0.01,
             huber_delta: 10.0,
             q_loss_coef: 0.5,

@@ -329,7 +329,8 @@ impl Learner for Maca {
         };
         // Q on the taken actions and EQ on the behaviour policies, per step.
         let critic_v = Tensor::cat(&[joint(&onehot), joint(&pi)], 2).narrow(0, 0, t); // [T, B, 2, nA]
-        let ppo = PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip);
+        let ppo =
+            PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip).shuffled(c.shuffle_minibatches);
         let critic = &self.critic;
         let critic_opt = &mut self.critic_opt;
         let critic_tokens = tokens.narrow(0, 0, t);
@@ -338,9 +339,9 @@ impl Learner for Maca {
             b,
             &mut samples,
             |_, _| {},
-            |start, len| chunked_policy(actor, batch, start, len, c.chunk_len),
-            |start, len| {
-                let mb = |x: &Tensor| x.narrow(1, start, len);
+            |minibatch| chunked_policy(actor, batch, minibatch, c.chunk_len),
+            |minibatch| {
+                let mb = |x: &Tensor| minibatch.take(x);
                 let z = critic.encode(&mb(&critic_tokens)).z;
                 let q = critic.q(&z, &mb(&critic_v)); // [T, len, 2]
                 let (target, m) = (mb(&targets), mb(&mask));

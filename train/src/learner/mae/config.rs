@@ -34,6 +34,9 @@ pub struct MaeConfig {
     pub epochs: usize,
     /// Minibatches per pass (episodes are split between them).
     pub minibatches: usize,
+    /// Draw each pass's minibatches from a fresh permutation of the
+    /// episodes (JaxMARL's MAPPO); off, the same contiguous splits.
+    pub shuffle_minibatches: bool,
     /// Entropy bonus coefficient (plain `-beta H`).
     pub entropy_coef: f64,
     /// Global gradient-norm clip.
@@ -53,6 +56,7 @@ impl Default for MaeConfig {
             clip: 0.1,
             epochs: 4,
             minibatches: 1,
+            shuffle_minibatches: false,
             entropy_coef: 0.0,
             grad_clip: 10.0,
         }

@@ -106,17 +106,16 @@ impl Learner for Mae {
         let actions = batch.actions.narrow(0, 0, t);
         let mask = batch.mask.narrow(0, 0, t).unsqueeze(-1).expand([t, b, n], true);
         let mut samples = PpoSamples { actions, advantage: advantage.shallow_clone(), mask: mask.shallow_clone() };
-        let ppo = PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip);
+        let ppo =
+            PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip).shuffled(c.shuffle_minibatches);
         let (inputs, avail) = (batch.inputs.narrow(0, 0, t), batch.avail.narrow(0, 0, t));
         let stats = ppo.run(
             &mut self.actor_opt,
             b,
             &mut samples,
             |_, _| {},
-            |start, len| {
-                masked_log_probs(&unroll_episodes(actor, &inputs.narrow(1, start, len)), &avail.narrow(1, start, len))
-            },
-            |_, _| Ok([0.0; 0]),
+            |minibatch| masked_log_probs(&unroll_episodes(actor, &minibatch.take(&inputs)), &minibatch.take(&avail)),
+            |_| Ok([0.0; 0]),
         )?;
         let [pl, ent, clip, _] = stats.actor;
         Ok(vec![

@@ -35,6 +35,9 @@ pub struct MappoConfig {
     pub epochs: usize,
     /// Minibatches per pass (episodes are split between them).
     pub minibatches: usize,
+    /// Draw each pass's minibatches from a fresh permutation of the
+    /// episodes (JaxMARL's MAPPO); off, the same contiguous splits.
+    pub shuffle_minibatches: bool,
     /// Entropy bonus coefficient.
     pub entropy_coef: f64,
     /// Huber loss threshold of the value loss.
@@ -111,6 +114,7 @@ impl Default for MappoConfig {
             clip: 0.2,
             epochs: 10,
             minibatches: 1,
+            shuffle_minibatches: false,
             entropy_coef: 0.01,
             huber_delta: 10.0,
             value_clip: true,

@@ -197,7 +197,8 @@ impl Learner for Mappo {
         };
         let actions = batch.actions.narrow(0, 0, t);
         let mut samples = PpoSamples { actions, advantage: per_agent(&advantages), mask: agent_mask.shallow_clone() };
-        let ppo = PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip);
+        let ppo =
+            PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip).shuffled(c.shuffle_minibatches);
         let (critic, values, target) = (&self.critic, &self.values, &self.target);
         let critic_opt = &mut self.critic_opt;
         let critic_steps = critic_in.narrow(0, 0, t);
@@ -213,9 +214,9 @@ impl Learner for Mappo {
                     *adv = per_agent(&advantage_of(&returns, &v));
                 }
             },
-            |start, len| chunked_policy(actor, batch, start, len, c.chunk_len),
-            |start, len| {
-                let mb = |x: &Tensor| x.narrow(1, start, len);
+            |minibatch| chunked_policy(actor, batch, minibatch, c.chunk_len),
+            |minibatch| {
+                let mb = |x: &Tensor| minibatch.take(x);
                 let v = critic.forward(&mb(&critic_steps));
                 let target = mb(&targets);
                 let mut v_loss = huber(&(&target - &v), c.huber_delta);
@@ -294,7 +295,11 @@ mod tests {
         let dims = envs.dims();
         let actor_vs = nn::VarStore::new(tch::Device::Cpu);
         let spec = ActorSpec { obs_dim: 18, n_actions: 5, n_agents: 3, hidden: 8 };
-        let actor = Actor::new(&actor_vs.root(), spec, ActorOptions { input_layer_norm: true, orthogonal_init: true });
+        let actor = Actor::new(
+            &actor_vs.root(),
+            spec,
+            ActorOptions { input_layer_norm: true, orthogonal_init: true, head_layer: false, observation_only: false },
+        );
         let batch = Rollout::new(envs, spec, 1, tch::Device::Cpu)
             .unwrap()
             .collect(&actor, ActionSelection::Sample { epsilon: 0.0 });
