@@ -13,7 +13,7 @@ use murmur::train::trainer::Trainer;
 /// holding an untrained checkpoint.
 fn run_dir(root: &std::path::Path, learner: &str, steps: usize) -> std::path::PathBuf {
     let preset = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("configs/{learner}_spread.toml"));
-    let overrides = [format!("env.max_cycles={steps}"), "device=\"cpu\"".into(), "batch_episodes=1".into()];
+    let overrides = [format!("env.max_cycles={steps}"), "device=\"cpu\"".into(), "batch_episodes=4".into()];
     let mut trainer = Trainer::new(Config::load(&preset, &overrides).expect("preset loads")).expect("trainer");
     let dir = root.join(format!("{learner}-{steps}"));
     trainer.attach_run_dir(&dir, false).expect("run dir");
