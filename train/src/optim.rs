@@ -82,6 +82,8 @@ struct ParamState {
 /// store (including ones added to the store later).
 pub struct Optimizer {
     rule: Rule,
+    /// The configured rate; [`Optimizer::schedule`] scales from it.
+    base_lr: f64,
     lr: f64,
     variables: Arc<Mutex<Variables>>,
     params: Vec<Tensor>,
@@ -105,6 +107,7 @@ impl Optimizer {
     pub fn new(vs: &nn::VarStore, rule: Rule, lr: f64) -> Result<Self> {
         let mut opt = Self {
             rule,
+            base_lr: lr,
             lr,
             variables: vs.variables_.clone(),
             params: Vec::new(),
@@ -134,9 +137,10 @@ impl Optimizer {
         self.lr
     }
 
-    /// Sets the learning rate.
-    pub fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+    /// Sets the learning rate to `factor` times the one it was built with
+    /// (a run's [`LrSchedule`] at this point of the budget).
+    pub fn schedule(&mut self, factor: f64) {
+        self.lr = self.base_lr * factor;
     }
 
     /// Clears every parameter's gradient (to undefined).

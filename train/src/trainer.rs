@@ -29,6 +29,7 @@ use crate::learner::offline::RewardSource;
 use crate::learner::{self, CriticReadout, Learner, UpdateStats};
 use crate::macca::CausalDims;
 use crate::metrics::{self, MetricsWriter};
+use crate::optim::LrSchedule;
 use crate::rollout::{ActionSelection, Rollout};
 use crate::state::{TrainingState, STATE_FILE};
 use crate::{device, fsio, Error, Result};
@@ -257,7 +258,12 @@ impl Trainer {
             }
         };
         tch::manual_seed(stream as i64);
-        let stats = self.learner.update(&self.actor, &batch, self.progress.env_steps)?;
+        let lr_factor = self.cfg.lr_schedule.factor(self.progress.env_steps, self.cfg.t_max);
+        learner::schedule_learning_rates(self.learner.as_mut(), lr_factor);
+        let mut stats = self.learner.update(&self.actor, &batch, self.progress.env_steps)?;
+        if self.cfg.lr_schedule != LrSchedule::Constant {
+            stats.push(("lr_factor", lr_factor));
+        }
         let p = &mut self.progress;
         p.env_steps += batch.env_steps();
         p.episodes += batch.n_episodes() as u64;
@@ -429,6 +435,41 @@ fn next_multiple(steps: u64, interval: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::Tensor;
+
+    /// Copies of every trainable weight of the actor and of the learner's
+    /// own stores.
+    fn trainable_weights(t: &Trainer) -> Vec<Tensor> {
+        let mut stores = vec![t.actor_var_store()];
+        stores.extend(t.learner.var_stores().into_iter().map(|(_, vs)| vs));
+        stores.iter().flat_map(|vs| vs.trainable_variables()).map(|v| v.detach().copy()).collect()
+    }
+
+    fn largest_change(a: &[Tensor], b: &[Tensor]) -> f64 {
+        a.iter().zip(b).map(|(a, b)| (a - b).abs().max().double_value(&[])).fold(0.0, f64::max)
+    }
+
+    #[test]
+    fn a_linear_schedule_reaches_every_optimiser_of_every_online_learner() {
+        for kind in crate::learner::registry::online() {
+            let text = format!(
+                "learner = \"{}\"\nt_max = 1\nbatch_episodes = 4\nlr_schedule = \"linear\"\ndevice = \"cpu\"\n\
+                 [env]\nname = \"spread\"\nmax_cycles = 5\n[actor]\nhidden = 8",
+                kind.name
+            );
+            let mut t = Trainer::new(Config::parse(&text, "test", &[]).unwrap()).unwrap();
+            let start = trainable_weights(&t);
+            // The first update starts at step 0 of 1: the full rate.
+            let stats = t.step().unwrap().last_stats.clone();
+            assert!(stats.contains(&("lr_factor", 1.0)), "{}: {stats:?}", kind.name);
+            let moved = trainable_weights(&t);
+            assert!(largest_change(&start, &moved) > 0.0, "{}: nothing moved at the full rate", kind.name);
+            // Past the budget every rate is 0: no weight of any store moves.
+            t.step().unwrap();
+            let change = largest_change(&moved, &trainable_weights(&t));
+            assert_eq!(change, 0.0, "{}: a weight moved by {change} at rate 0", kind.name);
+        }
+    }
 
     #[test]
     fn schedules_skip_ahead_and_zero_means_never() {

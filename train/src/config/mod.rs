@@ -23,6 +23,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::env::{Battle, BattleConfig, Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig};
+use crate::optim::LrSchedule;
 use crate::{Error, Result};
 
 use crate::learner::registry::{self, BatchSource};
@@ -192,6 +193,11 @@ pub struct Config {
     /// Compute device.
     #[serde(default)]
     pub device: DeviceChoice,
+    /// How every learning rate of the learner (actor's and critics') moves
+    /// over the budget: `constant`, or `linear` from the configured rates
+    /// at the first update down to 0 at `t_max` (JaxMARL's `anneal_lr`).
+    #[serde(default)]
+    pub lr_schedule: LrSchedule,
     /// Whole episodes collected per update, stepped as one batch.
     #[serde(default = "defaults::batch_episodes")]
     pub batch_episodes: usize,
@@ -286,7 +292,13 @@ impl Config {
             })?,
             Some(other) => return Err(bad(format!("`learner` must be a string, got {}", other.type_str()))),
         };
-        let own = table.remove(kind.name).unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        let mut own = table.remove(kind.name).unwrap_or_else(|| toml::Value::Table(toml::Table::new()));
+        // Run directories written before the schedule served every learner
+        // hold it in `[mappo]`.
+        if let Some(schedule) = own.as_table_mut().and_then(|t| t.remove("lr_schedule")) {
+            log::warn!("{what}: `{}.lr_schedule` is read as the top-level `lr_schedule`", kind.name);
+            table.entry("lr_schedule").or_insert(schedule);
+        }
         // Older run directories hold every learner's table.
         for other in LEARNERS {
             table.remove(other.name);
@@ -444,6 +456,19 @@ mod tests {
     fn parse(text: &str, overrides: &[&str]) -> Result<Config> {
         let o: Vec<String> = overrides.iter().map(|s| s.to_string()).collect();
         Config::parse(text, "test.toml", &o)
+    }
+
+    #[test]
+    fn the_schedule_is_the_runs_and_older_run_directories_keep_theirs() {
+        let c = parse("learner = \"coma\"\nlr_schedule = \"linear\"", &[]).unwrap();
+        assert_eq!(c.lr_schedule, LrSchedule::Linear);
+        assert_eq!(parse("learner = \"lica\"", &[]).unwrap().lr_schedule, LrSchedule::Constant);
+        // Written before every learner had it: `[mappo] lr_schedule`.
+        let old = parse("learner = \"mappo\"\n[mappo]\nlr_schedule = \"linear\"", &[]).unwrap();
+        assert_eq!(old.lr_schedule, LrSchedule::Linear);
+        assert!(old.to_toml().contains("lr_schedule = \"linear\""));
+        let err = parse("learner = \"coma\"\nlr_schedule = \"cosine\"", &[]).unwrap_err().to_string();
+        assert!(err.contains("cosine") && err.contains("linear"), "{err}");
     }
 
     #[test]

@@ -99,6 +99,11 @@ impl<C> TdCritic<C> {
         vec![("critic", &mut self.vs), (TARGET_CHECKPOINT, self.target.var_store_mut())]
     }
 
+    /// The critic's optimiser (for the run's learning-rate schedule).
+    pub fn optimizer_mut(&mut self) -> &mut Optimizer {
+        &mut self.opt
+    }
+
     /// Saves the optimiser's moments and the target's schedule.
     pub fn save_state(&self, state: &mut TrainingState) {
         self.opt.save_state("critic_optimizer", state);

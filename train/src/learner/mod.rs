@@ -18,6 +18,10 @@ macro_rules! actor_and_td_critic_state {
             self.critic.var_stores_mut()
         }
 
+        fn optimizers_mut(&mut self) -> Vec<&mut crate::optim::Optimizer> {
+            vec![&mut self.actor_opt, self.critic.optimizer_mut()]
+        }
+
         fn save_state(&self, state: &mut crate::state::TrainingState) {
             self.actor_opt.save_state("actor_optimizer", state);
             self.critic.save_state(state);
@@ -130,6 +134,12 @@ pub trait Learner: Send {
     /// Mutable access to the same stores, for loading a checkpoint.
     fn var_stores_mut(&mut self) -> Vec<(&'static str, &mut nn::VarStore)>;
 
+    /// Every optimiser of the learner, actor's and critics', whose rate
+    /// the run's [`LrSchedule`](crate::optim::LrSchedule) scales (see
+    /// [`schedule_learning_rates`]). A learned reward model trained before
+    /// the first update (MACCA's) is not among them.
+    fn optimizers_mut(&mut self) -> Vec<&mut crate::optim::Optimizer>;
+
     /// Saves what the learner needs beyond its var stores to continue
     /// exactly where it stopped (optimiser moments, target-update counters,
     /// search states).
@@ -156,6 +166,15 @@ pub trait Learner: Send {
     /// `batch`), or `None`.
     fn causal_dims(&self, _batch: Option<&EpisodeBatch>) -> Option<crate::macca::CausalDims> {
         None
+    }
+}
+
+/// Sets every optimiser of `learner` to `factor` times its configured
+/// learning rate: the run's [`LrSchedule`](crate::optim::LrSchedule) at
+/// this point of the budget, the same for every learner.
+pub fn schedule_learning_rates(learner: &mut dyn Learner, factor: f64) {
+    for opt in learner.optimizers_mut() {
+        opt.schedule(factor);
     }
 }
 

@@ -61,6 +61,10 @@ impl Learner for Bc {
         Vec::new()
     }
 
+    fn optimizers_mut(&mut self) -> Vec<&mut Optimizer> {
+        vec![&mut self.actor_opt]
+    }
+
     fn save_state(&self, state: &mut TrainingState) {
         self.actor_opt.save_state("actor_optimizer", state);
     }

@@ -111,6 +111,10 @@ impl Learner for Cql {
         stores
     }
 
+    fn optimizers_mut(&mut self) -> Vec<&mut Optimizer> {
+        vec![&mut self.opt]
+    }
+
     fn save_state(&self, state: &mut TrainingState) {
         self.opt.save_state("q_optimizer", state);
         self.target.save_state("target", state);

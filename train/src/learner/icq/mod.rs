@@ -144,6 +144,10 @@ impl Learner for Icq {
         stores
     }
 
+    fn optimizers_mut(&mut self) -> Vec<&mut Optimizer> {
+        vec![&mut self.actor_opt, &mut self.critic_opt]
+    }
+
     fn save_state(&self, state: &mut TrainingState) {
         self.actor_opt.save_state("actor_optimizer", state);
         self.critic_opt.save_state("critic_optimizer", state);

@@ -2,8 +2,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::optim::LrSchedule;
-
 use super::Mappo;
 use crate::config::{check, positive, target_update, unit};
 use crate::learner::registry::{ActorDefaults, BuildContext, LearnerConfig};
@@ -20,9 +18,6 @@ pub struct MappoConfig {
     /// Adam learning rate of the critic; unset, `lr`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub critic_lr: Option<f64>,
-    /// How both learning rates move over the run: `constant`, or `linear`
-    /// down to 0 at `t_max` (JaxMARL's MAPPO).
-    pub lr_schedule: LrSchedule,
     /// Adam epsilon.
     pub adam_eps: f64,
     /// Discount factor.
@@ -107,7 +102,6 @@ impl Default for MappoConfig {
         Self {
             lr: 7e-4,
             critic_lr: None,
-            lr_schedule: LrSchedule::Constant,
             adam_eps: 1e-5,
             gamma: 0.99,
             gae_lambda: 0.95,
@@ -141,7 +135,7 @@ impl LearnerConfig for MappoConfig {
     const SUMMARY: &'static str = "Multi-agent PPO with a centralised state value (Yu et al., NeurIPS 2022)";
 
     fn build(&self, ctx: BuildContext<'_>) -> Result<Box<dyn Learner>> {
-        Ok(Box::new(Mappo::new(self, ctx.actor_vs, ctx.dims, ctx.device)?.with_budget(ctx.t_max)))
+        Ok(Box::new(Mappo::new(self, ctx.actor_vs, ctx.dims, ctx.device)?))
     }
 
     /// The MAPPO paper's actor: LayerNorm on its input, orthogonal weights.

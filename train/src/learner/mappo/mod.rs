@@ -50,8 +50,6 @@ pub struct Mappo {
     target: Option<TargetNetwork<StateValue>>,
     /// Running statistics of rewards, when they are standardised.
     reward_norm: Option<ValueNorm>,
-    /// The run's budget, where a learning-rate schedule ends.
-    t_max: u64,
 }
 
 impl Mappo {
@@ -88,14 +86,7 @@ impl Mappo {
             values,
             target,
             reward_norm,
-            t_max: 0,
         })
-    }
-
-    /// The run's budget in environment steps, where `lr_schedule` ends.
-    pub fn with_budget(mut self, t_max: u64) -> Self {
-        self.t_max = t_max;
-        self
     }
 
     /// The critic's input `[T+1, B, state_dim (+1)]`: the state, and the
@@ -141,11 +132,8 @@ impl Learner for Mappo {
         "mappo"
     }
 
-    fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, env_steps: u64) -> Result<UpdateStats> {
+    fn update(&mut self, actor: &Actor, batch: &EpisodeBatch, _env_steps: u64) -> Result<UpdateStats> {
         let c = self.cfg.clone();
-        let lr_factor = c.lr_schedule.factor(env_steps, self.t_max);
-        self.actor_opt.set_lr(c.lr * lr_factor);
-        self.critic_opt.set_lr(c.critic_lr.unwrap_or(c.lr) * lr_factor);
         let t = batch.max_len();
         let size = batch.actions.size();
         let (b, n) = (size[1], size[2]);
@@ -254,6 +242,10 @@ impl Learner for Mappo {
         stores
     }
 
+    fn optimizers_mut(&mut self) -> Vec<&mut Optimizer> {
+        vec![&mut self.actor_opt, &mut self.critic_opt]
+    }
+
     fn save_state(&self, state: &mut TrainingState) {
         self.actor_opt.save_state("actor_optimizer", state);
         self.critic_opt.save_state("critic_optimizer", state);
@@ -284,7 +276,6 @@ mod tests {
     use super::*;
     use crate::actor::ActorOptions;
     use crate::env::{Spread, SpreadConfig, VecEnv};
-    use crate::optim::LrSchedule;
     use crate::rollout::{ActionSelection, Rollout};
     use murmur_runtime::ActorSpec;
 
@@ -350,21 +341,6 @@ mod tests {
         let critic_step = largest_step(&mappo.critic_vs, &critic_before);
         assert!(actor_step > 0.5e-3 && actor_step < 1.05e-3, "actor moved {actor_step}");
         assert!(critic_step > 0.5e-5 && critic_step < 1.05e-5, "critic moved {critic_step}");
-    }
-
-    #[test]
-    fn an_annealed_rate_moves_weights_by_the_rate_left_at_that_point_of_the_budget() {
-        tch::manual_seed(4);
-        let (dims, actor_vs, actor, batch) = spread_rollout(25);
-        let cfg = MappoConfig { lr: 1e-3, epochs: 1, lr_schedule: LrSchedule::Linear, ..Default::default() };
-        let mut mappo = Mappo::new(&cfg, &actor_vs, dims, tch::Device::Cpu).unwrap().with_budget(1000);
-        let (actor_before, critic_before) = (snapshot(&actor_vs), snapshot(&mappo.critic_vs));
-        // Three quarters of the budget spent: a quarter of the rate.
-        mappo.update(&actor, &batch, 750).unwrap();
-        let actor_step = largest_step(&actor_vs, &actor_before);
-        let critic_step = largest_step(&mappo.critic_vs, &critic_before);
-        assert!(actor_step > 0.5 * 0.25e-3 && actor_step < 1.05 * 0.25e-3, "actor moved {actor_step}");
-        assert!(critic_step > 0.5 * 0.25e-3 && critic_step < 1.05 * 0.25e-3, "critic moved {critic_step}");
     }
 
     #[test]
