@@ -4,8 +4,9 @@
 //! Measured here (seed 1, one libtorch thread per test, 500 greedy
 //! episodes against 1,000 random ones, random -80.0): the figures are in
 //! each test's doc; they differ from two-thread runs by a few points, as
-//! libtorch's reductions round differently. MAPPO's preset (JaxMARL's
-//! recipe) must clear 16, COMA 8, the credit-assignment learners 5; every margin
+//! libtorch's reductions round differently. MAPPO's and MACA's presets
+//! (JaxMARL's PPO recipe) must clear 16, COMA 8, the other
+//! credit-assignment learners 5; every margin
 //! measured is well above, so a learner that stops learning fails and
 //! evaluation noise (a standard error near 0.7) does not. One test binary:
 //! the harness runs its tests two at a time on 2 cores (about 5 minutes in
@@ -50,14 +51,16 @@ fn seca_beats_uniform_random_on_spread() {
     assert_margin("seca_spread.toml", 5.0);
 }
 
-/// Measured: MAE -66.0, margin 14.0.
+/// Measured: MAE -67.1, margin 12.9 (the preset before JaxMARL's PPO
+/// recipe: -66.0, margin 14.0; at 1M steps the recipe is 5 points ahead).
 #[test]
 fn mae_beats_uniform_random_on_spread() {
     assert_margin("mae_spread.toml", 5.0);
 }
 
-/// Measured: MACA (attention coefficients) -59.4, margin 20.6.
+/// Measured: MACA (attention coefficients) -56.6, margin 23.4 (the preset
+/// before JaxMARL's PPO recipe: -59.4, margin 20.6).
 #[test]
 fn maca_beats_uniform_random_on_spread() {
-    assert_margin("maca_spread.toml", 5.0);
+    assert_margin("maca_spread.toml", 16.0);
 }

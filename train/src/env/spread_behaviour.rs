@@ -142,7 +142,7 @@ mod tests {
             let e = &env.world().entities;
             ((0..n).map(|i| e[i].pos).collect::<Vec<_>>(), (n..2 * n).map(|i| e[i].pos).collect::<Vec<_>>())
         };
-        let mut obs = vec![0.0f32; n * o];
+        let mut obs = Vec::new();
         let write = |env: &Spread, obs: &mut Vec<f32>| {
             let mut row = vec![0.0f32; n * o];
             for i in 0..n {
@@ -150,7 +150,6 @@ mod tests {
             }
             obs.extend(row);
         };
-        obs.clear();
         write(&env, &mut obs);
         let (mut from_world, mut actions) = (SpreadBehaviour::default(), vec![]);
         for t in 0..25 {

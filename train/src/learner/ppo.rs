@@ -29,6 +29,9 @@ pub(crate) struct PpoClip {
     /// Draw each epoch's minibatches from a fresh permutation of the
     /// episodes (JaxMARL's MAPPO) instead of the same contiguous splits.
     pub shuffle: bool,
+    /// Standardise each minibatch's advantages before its step (JaxMARL's
+    /// MAPPO), on top of whatever the learner did to the batch's.
+    pub minibatch_advantage_norm: bool,
 }
 
 /// The episodes of one minibatch: a contiguous range of the batch, or the
@@ -69,12 +72,18 @@ pub(crate) struct PpoStats<const K: usize> {
 impl PpoClip {
     /// The settings of a learner's configuration table.
     pub fn new(epochs: usize, minibatches: usize, clip: f64, entropy_coef: f64, grad_clip: f64) -> Self {
-        Self { epochs, minibatches, clip, entropy_coef, grad_clip, shuffle: false }
+        Self { epochs, minibatches, clip, entropy_coef, grad_clip, shuffle: false, minibatch_advantage_norm: false }
     }
 
     /// The same with shuffled minibatches (see [`Self::shuffle`]).
     pub fn shuffled(self, shuffle: bool) -> Self {
         Self { shuffle, ..self }
+    }
+
+    /// The same with advantages standardised per minibatch (see
+    /// [`Self::minibatch_advantage_norm`]).
+    pub fn minibatch_advantage_norm(self, on: bool) -> Self {
+        Self { minibatch_advantage_norm: on, ..self }
     }
 
     /// Runs the update over `samples` of `episodes` episodes.
@@ -108,13 +117,16 @@ impl PpoClip {
                     None => Minibatch::Range(start, len),
                 };
                 let mb = |x: &Tensor| minibatch.take(x);
+                let mask = mb(&samples.mask);
+                let advantage = mb(&samples.advantage);
+                let advantage = if self.minibatch_advantage_norm { normalise(&advantage, &mask) } else { advantage };
                 let step = actor_step(
                     opt,
                     &policy(&minibatch),
                     &mb(&samples.actions),
                     &mb(&old_log_p),
-                    &mb(&samples.advantage),
-                    &mb(&samples.mask),
+                    &advantage,
+                    &mask,
                     self.clip,
                     self.entropy_coef,
                     self.grad_clip,
@@ -247,6 +259,38 @@ mod tests {
     fn minibatches_cover_every_episode_once() {
         assert_eq!(minibatches(10, 3).collect::<Vec<_>>(), vec![(0, 3), (3, 3), (6, 4)]);
         assert_eq!(minibatches(4, 1).collect::<Vec<_>>(), vec![(0, 4)]);
+    }
+
+    /// One epoch of two minibatches on a policy of free logits `[1, 4, 1, 2]`
+    /// (4 episodes of one step, one agent, two actions, action 0 taken):
+    /// the logits after the update.
+    fn logits_after_update(advantage: &[f32], minibatch_norm: bool) -> Vec<f32> {
+        tch::manual_seed(0);
+        let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        let logits = vs.root().zeros("logits", &[1, 4, 1, 2]);
+        let mut opt = Optimizer::new(&vs, crate::optim::Rule::adam(1e-8), 0.1).unwrap();
+        let mut samples = PpoSamples {
+            actions: Tensor::zeros([1, 4, 1], (Kind::Int64, tch::Device::Cpu)),
+            advantage: Tensor::from_slice(advantage).view([1, 4, 1]),
+            mask: Tensor::ones([1, 4, 1], (Kind::Float, tch::Device::Cpu)),
+        };
+        let ppo = PpoClip::new(1, 2, 0.2, 0.0, 100.0).minibatch_advantage_norm(minibatch_norm);
+        ppo.run(&mut opt, 4, &mut samples, |_, _| {}, |m| m.take(&logits).log_softmax(-1, Kind::Float), |_| Ok([]))
+            .unwrap();
+        Vec::<f32>::try_from(logits.detach().view([-1])).unwrap()
+    }
+
+    #[test]
+    fn minibatch_normalisation_makes_each_step_blind_to_a_shift_of_its_advantages() {
+        let advantage = [1.0f32, -1.0, 2.0, -2.0];
+        let shifted = advantage.map(|a| a + 5.0);
+        assert_eq!(logits_after_update(&advantage, true), logits_after_update(&shifted, true));
+        // Without it, every shifted advantage is positive: action 0 rises
+        // in all four episodes, where it fell in two before.
+        let plain = logits_after_update(&shifted, false);
+        assert!(plain.chunks(2).all(|l| l[0] > l[1]), "{plain:?}");
+        let normalised = logits_after_update(&shifted, true);
+        assert_eq!(normalised.chunks(2).filter(|l| l[0] > l[1]).count(), 2, "{normalised:?}");
     }
 
     #[test]

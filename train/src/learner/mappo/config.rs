@@ -43,6 +43,9 @@ pub struct MappoConfig {
     pub value_norm: bool,
     /// Normalise advantages over valid entries.
     pub advantage_norm: bool,
+    /// Normalise them again over each minibatch before its step, as
+    /// JaxMARL's MAPPO does.
+    pub minibatch_advantage_norm: bool,
     /// Truncated BPTT chunk length for the recurrent actor.
     pub chunk_len: usize,
     /// Hidden width of the critic.
@@ -114,6 +117,7 @@ impl Default for MappoConfig {
             value_clip: true,
             value_norm: true,
             advantage_norm: true,
+            minibatch_advantage_norm: false,
             chunk_len: 10,
             critic_hidden: 64,
             critic_layer_norm: true,

@@ -185,8 +185,9 @@ impl Learner for Mappo {
         };
         let actions = batch.actions.narrow(0, 0, t);
         let mut samples = PpoSamples { actions, advantage: per_agent(&advantages), mask: agent_mask.shallow_clone() };
-        let ppo =
-            PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip).shuffled(c.shuffle_minibatches);
+        let ppo = PpoClip::new(c.epochs, c.minibatches, c.clip, c.entropy_coef, c.grad_clip)
+            .shuffled(c.shuffle_minibatches)
+            .minibatch_advantage_norm(c.minibatch_advantage_norm);
         let (critic, values, target) = (&self.critic, &self.values, &self.target);
         let critic_opt = &mut self.critic_opt;
         let critic_steps = critic_in.narrow(0, 0, t);
