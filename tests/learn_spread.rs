@@ -32,7 +32,8 @@ fn coma_beats_uniform_random_on_spread() {
     assert_margin("coma_spread.toml", 8.0);
 }
 
-/// Measured: MAPPO -57.4, margin 22.6 (the preset before JaxMARL's recipe:
+/// Measured: MAPPO -56.3, margin 23.7 (without the minibatch advantage
+/// normalisation -57.4, margin 22.6; the preset before JaxMARL's recipe:
 /// -69.9, margin 10.1; docs/results.md).
 #[test]
 fn mappo_beats_uniform_random_on_spread() {
