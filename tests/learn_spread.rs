@@ -32,7 +32,7 @@ fn coma_beats_uniform_random_on_spread() {
     assert_margin("coma_spread.toml", 8.0);
 }
 
-/// Measured: MAPPO -56.3, margin 23.7 (without the minibatch advantage
+/// Measured: MAPPO -56.3, margin 23.8 (without the minibatch advantage
 /// normalisation -57.4, margin 22.6; the preset before JaxMARL's recipe:
 /// -69.9, margin 10.1; docs/results.md).
 #[test]
@@ -53,7 +53,8 @@ fn seca_beats_uniform_random_on_spread() {
 }
 
 /// Measured: MAE -67.1, margin 12.9 (the preset before JaxMARL's PPO
-/// recipe: -66.0, margin 14.0; at 1M steps the recipe is 5 points ahead).
+/// recipe: -66.0, margin 14.0; at 1M steps the recipe is 1.0 ahead
+/// greedily over 3 seeds, docs/results.md).
 #[test]
 fn mae_beats_uniform_random_on_spread() {
     assert_margin("mae_spread.toml", 5.0);
