@@ -18,6 +18,7 @@ pub mod cmaes;
 pub mod config;
 pub mod critic;
 pub mod dataset;
+pub mod denormals;
 pub mod device;
 pub mod env;
 mod error;

@@ -22,6 +22,7 @@ use crate::checkpoint::{self, CheckpointMeta};
 use crate::config::Config;
 use crate::dataset::collect::{header_for, records_of};
 use crate::dataset::{DatasetBatches, DatasetProblem, DatasetSource, DatasetWriter, SourceKind};
+use crate::denormals;
 use crate::env::batch::Dims;
 use crate::env::{Environment, VecEnv};
 use crate::eval::ReturnStats;
@@ -113,6 +114,8 @@ impl Trainer {
 
     fn build(cfg: Config, env_name: &str, make_env: EnvFactory, read_data: bool) -> Result<Self> {
         cfg.validate()?;
+        // Before libtorch starts its threads, so that they inherit it.
+        denormals::flush_to_zero();
         let device = device::select(cfg.device)?;
         tch::manual_seed(cfg.seed as i64);
         let envs = VecEnv::new((0..cfg.batch_episodes).map(|_| make_env()).collect())?;
@@ -227,6 +230,8 @@ impl Trainer {
 
     /// One training iteration: collect a batch of episodes, update, log.
     pub fn step(&mut self) -> Result<&Progress> {
+        // Again here: the thread that steps may not be the one that built.
+        denormals::flush_to_zero();
         // Every update draws from its own streams (environment seeds and
         // action samples here, libtorch's generator in the learner), so a
         // resumed run continues them without saving a generator's state.
