@@ -5,7 +5,7 @@
 //! towards zero and reach the subnormal range (below about 1.2e-38), where
 //! x86 and ARM cores take a slow path for every operation on them. On a
 //! LICA spread run the update time grew from 0.41 s to 0.64 s over the
-//! first 100k steps this way, and kept growing; flushed, it stays at 0.40 s.
+//! first 100k steps this way, and kept growing; flushed, it stays near 0.4 s.
 //! Values this small carry nothing a network learns from.
 
 /// Makes the calling thread's floating-point unit treat subnormal inputs

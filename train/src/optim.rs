@@ -136,11 +136,6 @@ impl Optimizer {
         Ok(())
     }
 
-    /// The learning rate.
-    pub fn lr(&self) -> f64 {
-        self.lr
-    }
-
     /// Sets the learning rate to `factor` times the one it was built with
     /// (a run's [`LrSchedule`] at this point of the budget).
     pub fn schedule(&mut self, factor: f64) {
