@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use murmur_runtime::access_control::Member;
 use murmur_runtime::swarm::{zenoh_config, ZenohOptions};
 use murmur_runtime::ModelFormat;
 use murmur_train::config::EnvConfig;
@@ -124,7 +125,7 @@ fn run_on<B: RobotBridge>(
     let mut zenoh = run.zenoh.clone();
     if let Some(private) = &mut zenoh.private {
         // The coordinator admits each robot of its team to its own keys.
-        if private.member != "coordinator" {
+        if Member::parse(&private.member) != Some(Member::Coordinator) {
             return Err(HwError::Swarm(murmur_runtime::swarm::SwarmError::Zenoh(format!(
                 "hil joins a private swarm as its coordinator (--member coordinator), not as `{}`",
                 private.member

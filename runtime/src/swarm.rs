@@ -174,7 +174,7 @@ impl PrivateSwarm {
 
     /// The coordinator of robots `0..team`.
     pub fn coordinator(dir: PathBuf, team: usize) -> Self {
-        Self { dir, member: "coordinator".to_string(), team: Some(team) }
+        Self { dir, member: Member::Coordinator.common_name(), team: Some(team) }
     }
 
     /// The access-control rules this member's process enforces.
