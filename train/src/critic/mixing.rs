@@ -36,6 +36,8 @@ pub struct MixingCritic {
     w2_out: nn::Linear,
     b2_hidden: nn::Linear,
     b2_out: nn::Linear,
+    /// Normalises the state before every hypernetwork (`state_norm`).
+    state_norm: Option<nn::LayerNorm>,
     joint: i64,
     embed: i64,
 }
@@ -54,6 +56,10 @@ impl MixingCritic {
     /// corners, which training never visits and the actor climbs, steers
     /// the actors into non-optimal joint actions (0 of 10 seeds solved
     /// against 50 of 50 at 0.1; see tests/learn_junction.rs).
+    ///
+    /// With `state_norm` a LayerNorm over the state's features comes before
+    /// the hypernetworks, for states whose features differ in scale (a
+    /// battle's positions run to 32 map units beside health fractions).
     pub fn new(
         vs: &nn::Path,
         state_dim: usize,
@@ -61,6 +67,7 @@ impl MixingCritic {
         embed: usize,
         hyper_hidden: usize,
         init_scale: f64,
+        state_norm: bool,
     ) -> Self {
         let (s, j, e, h) = (state_dim as i64, joint_dim as i64, embed as i64, hyper_hidden as i64);
         let lin = |name: &str, i: i64, o: i64| super::linear(vs / name, i, o, None);
@@ -72,6 +79,7 @@ impl MixingCritic {
             w2_out: lin("hyper_w2_out", e, e),
             b2_hidden: lin("hyper_b2_hidden", s, e),
             b2_out: lin("hyper_b2_out", e, 1),
+            state_norm: state_norm.then(|| nn::layer_norm(vs / "state_norm", vec![s], Default::default())),
             joint: j,
             embed: e,
         };
@@ -88,6 +96,8 @@ impl MixingCritic {
         let lead = &state.size()[..state.dim() - 1];
         let mut w1_shape = lead.to_vec();
         w1_shape.extend([self.joint, self.embed]);
+        let normed = self.state_norm.as_ref().map(|norm| norm.forward(state));
+        let state = normed.as_ref().unwrap_or(state);
         Hyper {
             w1: self.w1_out.forward(&self.w1_hidden.forward(state).relu()).view(w1_shape.as_slice()),
             b1: self.b1.forward(state),
@@ -149,6 +159,9 @@ pub struct MixingCriticConfig {
     /// the untrained critic flat in the action vectors, see
     /// train/src/critic/mixing.rs).
     pub init_scale: f64,
+    /// A LayerNorm over the state before the hypernetworks (ours; off by
+    /// default, as in the paper).
+    pub state_norm: bool,
     /// Hard copy to the target critic every this many critic updates.
     pub target_update_interval: usize,
     /// Global gradient-norm clip.
@@ -164,6 +177,7 @@ impl Default for MixingCriticConfig {
             embed: 64,
             hyper_hidden: None,
             init_scale: 0.1,
+            state_norm: false,
             target_update_interval: 200,
             grad_clip: 10.0,
         }
@@ -199,7 +213,9 @@ pub(crate) fn mixing_critic(
 ) -> Result<TdCritic<MixingCritic>> {
     let joint = dims.n_agents * dims.n_actions;
     let hyper_hidden = cfg.hyper_hidden.unwrap_or(cfg.embed * joint);
-    let build = |p: &nn::Path| MixingCritic::new(p, dims.state_dim, joint, cfg.embed, hyper_hidden, cfg.init_scale);
+    let build = |p: &nn::Path| {
+        MixingCritic::new(p, dims.state_dim, joint, cfg.embed, hyper_hidden, cfg.init_scale, cfg.state_norm)
+    };
     let settings = TdSettings {
         gamma: cfg.gamma,
         lambda: cfg.td_lambda,
@@ -233,10 +249,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_normalised_state_makes_the_critic_blind_to_the_states_scale() {
+        tch::manual_seed(4);
+        let opts = (Kind::Float, tch::Device::Cpu);
+        let state = Tensor::randn([5, 4], opts);
+        let v = Tensor::rand([5, 6], opts);
+        let gap = |state_norm: bool| {
+            tch::manual_seed(5);
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let critic = MixingCritic::new(&vs.root(), 4, 6, 8, 10, 1.0, state_norm);
+            let q = |s: &Tensor| critic.forward(s, &v);
+            f64::try_from((q(&state) - q(&(&state * 30.0 + 5.0))).abs().max()).unwrap()
+        };
+        // LayerNorm's epsilon (1e-5 against the variance) leaves a trace.
+        let (normed, raw) = (gap(true), gap(false));
+        assert!(normed < 1e-3 && raw > 1e-1, "largest change of Q: {normed} normalised, {raw} raw");
+    }
+
+    #[test]
     fn forward_is_the_documented_formula_and_broadcasts() {
         tch::manual_seed(3);
         let vs = nn::VarStore::new(tch::Device::Cpu);
-        let critic = MixingCritic::new(&vs.root(), 4, 6, 8, 10, 1.0);
+        let critic = MixingCritic::new(&vs.root(), 4, 6, 8, 10, 1.0, false);
         let opts = (Kind::Float, tch::Device::Cpu);
         let state = Tensor::randn([5, 4], opts);
         let v = Tensor::randn([3, 5, 6], opts);

@@ -193,7 +193,7 @@ mod tests {
     fn random_case(seed: i64, t: i64, b: i64, n: i64, a: i64) -> (MixingCritic, nn::VarStore, Tensor, Tensor, Tensor) {
         tch::manual_seed(seed);
         let mut vs = nn::VarStore::new(tch::Device::Cpu);
-        let critic = MixingCritic::new(&vs.root(), 6, (n * a) as usize, 16, 32, 1.0);
+        let critic = MixingCritic::new(&vs.root(), 6, (n * a) as usize, 16, 32, 1.0, false);
         vs.double(); // the maths is exact: check it in f64, free of f32 rounding
         let opts = (Kind::Double, tch::Device::Cpu);
         let state = Tensor::randn([t, b, 6], opts);
