@@ -72,18 +72,6 @@ impl UnitType {
     }
 }
 
-/// The largest radius of any type.
-pub const MAX_RADIUS: f32 = {
-    let (mut max, mut i) = (0.0, 0);
-    while i < N_UNIT_TYPES {
-        if STATS[i].radius > max {
-            max = STATS[i].radius;
-        }
-        i += 1;
-    }
-    max
-};
-
 /// Speed, damage, attack range, sight, radius, health and cooldown per type,
 /// in [`UnitType`] index order.
 const STATS: [UnitStats; N_UNIT_TYPES] = [
