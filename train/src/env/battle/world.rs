@@ -280,7 +280,8 @@ mod tests {
     }
 
     /// Measuring each pair once moves every unit to the same bits as the
-    /// per-unit sums, in crowds where most pairs overlap and with dead units.
+    /// per-unit sums, in crowds of 2 to 39 units, packed to sparse, with dead
+    /// units among them.
     #[test]
     fn pairwise_push_apart_matches_the_per_unit_sums_to_the_bit() {
         let mut rng = Pcg64::seed_from_u64(11);
