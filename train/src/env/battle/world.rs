@@ -205,15 +205,14 @@ impl World {
             let ri = self.types[i].stats().radius;
             let (done, rest) = shift.split_at_mut(i + 1);
             let mut sum = done[i];
-            for (j, pushed) in rest.iter_mut().enumerate().map(|(k, s)| (i + 1 + k, s)) {
+            for (j, pushed) in (i + 1..n).zip(rest.iter_mut()) {
                 let d = [xi - self.pos[j][0], yi - self.pos[j][1]];
-                let rj = self.types[j].stats().radius;
-                let reach = ri + rj + 0.01;
+                let radii = ri + self.types[j].stats().radius;
                 // A dead unit neither pushes nor is pushed.
-                if d[0].abs() > reach || d[1].abs() > reach || !self.alive[j] {
+                if d[0].abs() > radii + 0.01 || d[1].abs() > radii + 0.01 || !self.alive[j] {
                     continue;
                 }
-                let overlap = ((ri + rj) / (norm(d) + 1e-6) - 1.0).max(0.0);
+                let overlap = (radii / (norm(d) + 1e-6) - 1.0).max(0.0);
                 let push = [d[0] * overlap, d[1] * overlap];
                 sum[0] += push[0];
                 sum[1] += push[1];
