@@ -20,6 +20,8 @@
 //! the team, admits robots by a wildcard (any robot of the swarm may
 //! subscribe to models and announce itself there).
 
+use serde_json::{json, Value};
+
 use crate::keys;
 
 /// A member of a private swarm, by role. Its certificate's common name
@@ -94,10 +96,10 @@ pub fn access_control(robots: Robots) -> String {
         // A subject without a common name matches any certificate of the
         // swarm's authority (the only ones mutual TLS lets in).
         subjects.push(match common_name {
-            Some(cn) => format!(r#"{{"id":"{id}","cert_common_names":["{cn}"]}}"#),
-            None => format!(r#"{{"id":"{id}"}}"#),
+            Some(cn) => json!({ "id": id, "cert_common_names": [cn] }),
+            None => json!({ "id": id }),
         });
-        policies.push(format!(r#"{{"rules":{},"subjects":["{id}"]}}"#, json_list(&rule_ids)));
+        policies.push(json!({ "rules": rule_ids, "subjects": [id] }));
     };
     let everything = keys::everything("*");
     member(
@@ -151,12 +153,14 @@ pub fn access_control(robots: Robots) -> String {
             ],
         );
     }
-    format!(
-        r#"{{"enabled":true,"default_permission":"deny","rules":[{}],"subjects":[{}],"policies":[{}]}}"#,
-        rules.join(","),
-        subjects.join(","),
-        policies.join(",")
-    )
+    json!({
+        "enabled": true,
+        "default_permission": "deny",
+        "rules": rules,
+        "subjects": subjects,
+        "policies": policies,
+    })
+    .to_string()
 }
 
 /// Every message kind of Zenoh's access control.
@@ -189,19 +193,15 @@ impl Grant {
         Grant { allow: false, messages, key_expr: key_expr.to_string() }
     }
 
-    fn rule(&self, id: &str, flow: &str) -> String {
-        let permission = if self.allow { "allow" } else { "deny" };
-        let messages: Vec<String> = self.messages.iter().map(|m| m.to_string()).collect();
-        format!(
-            r#"{{"id":"{id}","messages":{},"flows":["{flow}"],"permission":"{permission}","key_exprs":["{}"]}}"#,
-            json_list(&messages),
-            self.key_expr
-        )
+    fn rule(&self, id: &str, flow: &str) -> Value {
+        json!({
+            "id": id,
+            "messages": self.messages,
+            "flows": [flow],
+            "permission": if self.allow { "allow" } else { "deny" },
+            "key_exprs": [self.key_expr],
+        })
     }
-}
-
-fn json_list(items: &[String]) -> String {
-    format!("[{}]", items.iter().map(|s| format!("\"{s}\"")).collect::<Vec<_>>().join(","))
 }
 
 #[cfg(test)]

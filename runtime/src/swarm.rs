@@ -225,10 +225,6 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
         }
         None => zenoh::Config::default(),
     };
-    let bad = |what: &str| {
-        let what = what.to_string();
-        move |e: zenoh::Error| SwarmError::Zenoh(format!("{what}: {e}"))
-    };
     let (mut listen, mut connect) = (options.listen.clone(), options.connect.clone());
     if options.private.is_none() && options.config.is_none() {
         log::warn!(
@@ -246,7 +242,8 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
             }
         }
         let acl = private.access_control()?;
-        let [ca, cert, key] = private.files().map(|p| format!("{:?}", p.display().to_string()));
+        // JSON strings: a path may hold quotes, backslashes or control characters.
+        let [ca, cert, key] = private.files().map(|p| serde_json::Value::from(p.display().to_string()).to_string());
         // Mutual TLS only: no plain TCP link, no peer without a certificate
         // from the swarm's authority. Names are not checked on connect
         // (robots change addresses); the chain to the authority is.
@@ -261,7 +258,7 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
             ("transport/link/tls/verify_name_on_connect", "false".to_string()),
             ("access_control", acl),
         ] {
-            config.insert_json5(k, &v).map_err(bad(k))?;
+            config.insert_json5(k, &v).map_err(zenoh_err(k))?;
         }
         listen = listen.iter().map(|e| PrivateSwarm::endpoint(e)).collect();
         if listen.is_empty() {
@@ -274,15 +271,15 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
     for (key, endpoints) in [("listen/endpoints", &listen), ("connect/endpoints", &connect)] {
         if !endpoints.is_empty() {
             let json = format!("[{}]", endpoints.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(","));
-            config.insert_json5(key, &json).map_err(bad(&format!("endpoints {}", endpoints.join(", "))))?;
+            config.insert_json5(key, &json).map_err(zenoh_err(&format!("endpoints {}", endpoints.join(", "))))?;
         }
     }
     if !options.listen.is_empty() || !options.connect.is_empty() {
-        config.insert_json5("scouting/multicast/enabled", "false").map_err(bad("scouting"))?;
+        config.insert_json5("scouting/multicast/enabled", "false").map_err(zenoh_err("scouting"))?;
     }
     if options.low_latency {
-        config.insert_json5("transport/unicast/lowlatency", "true").map_err(bad("low latency"))?;
-        config.insert_json5("transport/unicast/qos/enabled", "false").map_err(bad("low latency"))?;
+        config.insert_json5("transport/unicast/lowlatency", "true").map_err(zenoh_err("low latency"))?;
+        config.insert_json5("transport/unicast/qos/enabled", "false").map_err(zenoh_err("low latency"))?;
     }
     Ok(config)
 }
@@ -431,5 +428,32 @@ fn publish(publisher: &zenoh::pubsub::Publisher<'_>, msg: &ActionMsg) {
             }
         }
         Err(e) => log::error!("cannot encode an action message: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A private swarm's key files keep their paths in the Zenoh config
+    /// whatever characters the directory's name holds (written as JSON
+    /// strings, not as Rust's debug strings, whose `\u{1b}` JSON5 refuses).
+    #[test]
+    fn key_paths_reach_the_zenoh_config_as_written() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("keys \"quoted\" back\\slash \u{1b} escape");
+        std::fs::create_dir(&dir).unwrap();
+        for file in ["ca.pem", "robot-0.pem", "robot-0.key"] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        let private = PrivateSwarm::new(dir.clone(), "robot-0".into());
+        let config = zenoh_config(&ZenohOptions { private: Some(private), ..Default::default() }).unwrap();
+        for (key, file) in [
+            ("transport/link/tls/root_ca_certificate", "ca.pem"),
+            ("transport/link/tls/connect_private_key", "robot-0.key"),
+        ] {
+            let got: String = serde_json::from_str(&config.get_json(key).unwrap()).unwrap();
+            assert_eq!(got, dir.join(file).display().to_string(), "{key}");
+        }
     }
 }
