@@ -131,6 +131,13 @@ fn zenoh_err(what: &str) -> impl Fn(zenoh::Error) -> SwarmError + '_ {
     move |e| SwarmError::Zenoh(format!("{what}: {e}"))
 }
 
+/// `value` as JSON text for a Zenoh config entry: paths and endpoints may
+/// hold quotes, backslashes or control characters, which Rust's debug form
+/// escapes in ways JSON5 refuses (`\u{1b}`).
+fn json(value: impl Into<serde_json::Value>) -> String {
+    value.into().to_string()
+}
+
 /// How a process joins the swarm's Zenoh network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ZenohOptions {
@@ -242,8 +249,7 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
             }
         }
         let acl = private.access_control()?;
-        // JSON strings: a path may hold quotes, backslashes or control characters.
-        let [ca, cert, key] = private.files().map(|p| serde_json::Value::from(p.display().to_string()).to_string());
+        let [ca, cert, key] = private.files().map(|p| json(p.display().to_string()));
         // Mutual TLS only: no plain TCP link, no peer without a certificate
         // from the swarm's authority. Names are not checked on connect
         // (robots change addresses); the chain to the authority is.
@@ -270,8 +276,9 @@ pub fn zenoh_config(options: &ZenohOptions) -> Result<zenoh::Config, SwarmError>
     }
     for (key, endpoints) in [("listen/endpoints", &listen), ("connect/endpoints", &connect)] {
         if !endpoints.is_empty() {
-            let json = format!("[{}]", endpoints.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join(","));
-            config.insert_json5(key, &json).map_err(zenoh_err(&format!("endpoints {}", endpoints.join(", "))))?;
+            config
+                .insert_json5(key, &json(endpoints.clone()))
+                .map_err(zenoh_err(&format!("endpoints {}", endpoints.join(", "))))?;
         }
     }
     if !options.listen.is_empty() || !options.connect.is_empty() {
