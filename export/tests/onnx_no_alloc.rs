@@ -1,45 +1,15 @@
 //! The ONNX policy's steady-state step makes no heap allocation on the
 //! Rust side (ONNX Runtime's own C++ buffers are bound once at load).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use murmur_alloc_probe::{allocations_in, CountingAllocator};
 use murmur_export::{export_onnx, ActorSpec, VerifySettings};
 use murmur_runtime::policy::OnnxPolicy;
 use murmur_runtime::Policy;
 use murmur_train::actor::{Actor, ActorOptions};
 use murmur_train::checkpoint::{self, CheckpointMeta};
 
-struct Counting;
-
-thread_local! {
-    static COUNT: Cell<Option<usize>> = const { Cell::new(None) };
-}
-
-fn note() {
-    let _ = COUNT.try_with(|c| {
-        if let Some(n) = c.get() {
-            c.set(Some(n + 1));
-        }
-    });
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 #[test]
 fn onnx_steps_allocate_nothing_after_warm_up() {
@@ -65,8 +35,6 @@ fn onnx_steps_allocate_nothing_after_warm_up() {
         }
     };
     steps(0, 50);
-    COUNT.with(|c| c.set(Some(0)));
-    steps(50, 1_050);
-    let n = COUNT.with(|c| c.replace(None)).unwrap_or(0);
+    let n = allocations_in(|| steps(50, 1_050));
     assert_eq!(n, 0, "{n} heap allocations in 1,000 steady-state ONNX steps");
 }

@@ -2,53 +2,29 @@
 //! global allocator sees zero allocations across thousands of batched steps
 //! and resets of every built-in simulator (battles on four maps among them).
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-
+use murmur_alloc_probe::{allocations_in, CountingAllocator};
 use murmur_train::env::battle::Scenario;
 use murmur_train::env::{
     Battle, Environment, Junction, PredatorPrey, PredatorPreyConfig, Spread, SpreadConfig, VecEnv,
 };
 
-struct Counting;
-
-thread_local! {
-    /// Allocations by this thread only: the test harness's own threads
-    /// (output capture, slow-test notices) allocate whenever they like.
-    static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
-}
-
-fn allocations() -> usize {
-    ALLOCATIONS.with(Cell::get)
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static ALLOCATOR: CountingAllocator = CountingAllocator;
 
 /// Allocations made while stepping `envs` through `episodes` episodes.
 fn allocations_while_stepping<E: Environment>(mut envs: VecEnv<E>, episodes: u64) -> usize {
     let n = envs.len() * envs.dims().n_agents;
     let actions: Vec<Vec<usize>> = (0..5).map(|k| (0..n).map(|i| (i + k) % envs.dims().n_actions).collect()).collect();
-    let before = allocations();
-    for e in 0..episodes {
-        envs.reset(|i| e * 1000 + i as u64);
-        let mut t = 0;
-        while !envs.all_done() {
-            envs.step(&actions[t % 5]);
-            t += 1;
+    allocations_in(|| {
+        for e in 0..episodes {
+            envs.reset(|i| e * 1000 + i as u64);
+            let mut t = 0;
+            while !envs.all_done() {
+                envs.step(&actions[t % 5]);
+                t += 1;
+            }
         }
-    }
-    allocations() - before
+    })
 }
 
 #[test]
@@ -57,11 +33,6 @@ fn stepping_batches_never_allocates() {
     let prey = VecEnv::new(vec![PredatorPrey::new(PredatorPreyConfig { episode_limit: 50, ..Default::default() }); 8])
         .unwrap();
     let junction = VecEnv::new(vec![Junction::new(); 4]).unwrap();
-    // Sanity: the counter does see allocations.
-    let before = allocations();
-    let v: Vec<u64> = Vec::with_capacity(8);
-    assert!(allocations() > before);
-    drop(v);
     assert_eq!(allocations_while_stepping(spread, 20), 0, "spread");
     assert_eq!(allocations_while_stepping(prey, 20), 0, "predator-prey");
     assert_eq!(allocations_while_stepping(junction, 20), 0, "junction");
