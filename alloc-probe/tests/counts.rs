@@ -21,9 +21,20 @@ fn counts_this_threads_allocations_and_reallocations() {
 
 #[test]
 fn other_threads_are_not_counted() {
-    let handle = std::thread::spawn(|| drop(std::hint::black_box(vec![1u8; 64])));
-    // The spawned thread allocates while this one is counting.
-    let n = allocations_in(|| std::thread::sleep(std::time::Duration::from_millis(20)));
+    use std::sync::{Arc, Barrier};
+    // The barriers put the other thread's allocation inside this thread's
+    // counting window, so a process-wide count would see it.
+    let (start, end) = (Arc::new(Barrier::new(2)), Arc::new(Barrier::new(2)));
+    let (s, e) = (Arc::clone(&start), Arc::clone(&end));
+    let handle = std::thread::spawn(move || {
+        s.wait();
+        drop(std::hint::black_box(vec![1u8; 64]));
+        e.wait();
+    });
+    let n = allocations_in(|| {
+        start.wait();
+        end.wait();
+    });
     handle.join().unwrap();
     assert_eq!(n, 0);
 }
