@@ -43,7 +43,7 @@ impl HeuristicEnemy {
     }
 
     /// Enemy `k`'s action in `world`.
-    pub fn act(&mut self, world: &World, k: usize, draws: &mut dyn BattleDraws) -> usize {
+    pub fn act(&mut self, world: &World, k: usize, draws: &mut impl BattleDraws) -> usize {
         let me = world.n_allies + k;
         if !world.alive[me] {
             return STOP;
@@ -53,23 +53,24 @@ impl HeuristicEnemy {
         let own = world.pos[me];
         // The allies as this enemy observes them: in reverse order, a
         // relative position divided by its sight range (then scaled back).
-        for (seen, ally) in (0..world.n_allies).rev().enumerate() {
+        // The closest ally in range is the first at the least distance.
+        let far = norm([MAP_SIZE, MAP_SIZE]);
+        let mut closest = 0;
+        let mut best = f32::INFINITY;
+        let seen = self.visible.iter_mut().zip(self.relative.iter_mut()).zip(self.shootable.iter_mut());
+        for (s, ((visible, relative), shootable)) in seen.enumerate() {
+            let ally = world.n_allies - 1 - s;
             let d = [world.pos[ally][0] - own[0], world.pos[ally][1] - own[1]];
-            let visible = world.alive[ally] && norm(d) < stats.sight_range;
-            self.visible[seen] = visible;
-            self.relative[seen] = if visible {
+            *visible = world.alive[ally] && norm(d) < stats.sight_range;
+            *relative = if *visible {
                 [d[0] / stats.sight_range * stats.sight_range, d[1] / stats.sight_range * stats.sight_range]
             } else {
                 [0.0; 2]
             };
-        }
-        let far = norm([MAP_SIZE, MAP_SIZE]);
-        let mut closest = 0;
-        let mut best = f32::INFINITY;
-        for s in 0..world.n_allies {
-            let d = norm(self.relative[s]);
-            self.shootable[s] = self.visible[s] && d < stats.attack_range;
-            let d = if self.shootable[s] { d } else { far };
+            // An unseen ally is never in range (nor measured).
+            let in_range = visible.then(|| norm(*relative)).filter(|&r| r < stats.attack_range);
+            *shootable = in_range.is_some();
+            let d = in_range.unwrap_or(far);
             if d < best {
                 best = d;
                 closest = s;

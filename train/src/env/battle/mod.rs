@@ -197,7 +197,7 @@ impl<D: BattleDraws> Battle<D> {
             }
         }
         self.world.revive();
-        self.world.push_apart(&mut self.scratch.shift);
+        self.world.push_apart(&mut self.scratch);
     }
 }
 

@@ -36,14 +36,19 @@ pub fn move_vectors() -> [[f32; 2]; 4] {
 pub struct Scratch {
     /// Damage taken this tick.
     pub damage: Vec<f32>,
-    /// Push-apart displacement (x, y).
-    pub shift: Vec<[f32; 2]>,
+    /// Push-apart: the live units' indices, in order.
+    live: Vec<usize>,
+    /// Push-apart: each live unit's x, y and radius, side by side so that
+    /// the pair loop reads one array.
+    bodies: Vec<[f32; 3]>,
+    /// Push-apart: each live unit's displacement (x, y).
+    shift: Vec<[f32; 2]>,
 }
 
 impl Scratch {
     /// Space for `n` units.
     pub fn new(n: usize) -> Self {
-        Self { damage: vec![0.0; n], shift: vec![[0.0; 2]; n] }
+        Self { damage: vec![0.0; n], live: vec![0; n], bodies: vec![[0.0; 3]; n], shift: vec![[0.0; 2]; n] }
     }
 }
 
@@ -139,77 +144,82 @@ impl World {
         moves: &[[f32; 2]],
         targets: &[Option<usize>],
         tick_index: usize,
-        draws: &mut dyn BattleDraws,
+        draws: &mut impl BattleDraws,
         scratch: &mut Scratch,
     ) {
-        let damage = &mut scratch.damage;
-        let n = self.len();
+        let damage = &mut scratch.damage[..self.types.len()];
         damage.fill(0.0);
-        for (i, &target) in targets.iter().enumerate().take(n) {
-            let stats = self.types[i].stats();
-            let valid = target.is_some_and(|j| {
+        let World { types, pos, cooldown, alive, .. } = self;
+        let units = types.iter().zip(pos.iter()).zip(alive.iter()).zip(cooldown.iter_mut());
+        for (i, ((((kind, &at), &alive_i), cooldown_i), &target)) in units.zip(targets).enumerate() {
+            let stats = kind.stats();
+            let hit = target.filter(|&j| {
                 j != i
-                    && self.alive[i]
-                    && self.alive[j]
-                    && self.cooldown[i] <= 0.0
-                    && self.distance(i, j) < stats.attack_range
+                    && alive_i
+                    && alive[j]
+                    && *cooldown_i <= 0.0
+                    && norm([at[0] - pos[j][0], at[1] - pos[j][1]]) < stats.attack_range
             });
-            if let (true, Some(j)) = (valid, target) {
+            if let Some(j) = hit {
                 damage[j] += stats.damage;
                 // SMAX adds (new - old) to the old value; kept for its rounding.
                 let next = stats.cooldown + draws.cooldown_jitter(tick_index, i, TICK);
-                self.cooldown[i] += next - self.cooldown[i];
+                *cooldown_i += next - *cooldown_i;
             } else {
-                self.cooldown[i] += -TICK;
+                *cooldown_i += -TICK;
             }
         }
-        for i in 0..n {
-            if self.alive[i] {
-                let speed = self.types[i].stats().speed;
-                for (axis, step) in moves[i].iter().enumerate() {
-                    let p = self.pos[i][axis] + step * speed * TICK;
-                    self.pos[i][axis] = p.clamp(0.0, MAP_SIZE);
-                }
+        let units = self.pos.iter_mut().zip(&mut self.health).zip(&mut self.alive).zip(&self.types);
+        for ((((pos, health), alive), kind), (step, damage)) in units.zip(moves.iter().zip(damage.iter())) {
+            // Moved in registers, stored once, and tested there for walls.
+            let mut p = *pos;
+            if *alive {
+                let speed = kind.stats().speed;
+                p[0] = (p[0] + step[0] * speed * TICK).clamp(0.0, MAP_SIZE);
+                p[1] = (p[1] + step[1] * speed * TICK).clamp(0.0, MAP_SIZE);
+                *pos = p;
             }
-            self.health[i] = (self.health[i] - damage[i]).max(0.0);
             // A unit at a wall dies (this reads only unit i, so it can follow
             // i's own move).
-            let [x, y] = self.pos[i];
-            if x <= 0.0 || y <= 0.0 || x >= MAP_SIZE || y >= MAP_SIZE {
-                self.health[i] = 0.0;
-            }
-            self.alive[i] = self.health[i] > 0.0;
+            let at_wall = (p[0] <= 0.0) | (p[1] <= 0.0) | (p[0] >= MAP_SIZE) | (p[1] >= MAP_SIZE);
+            let left = if at_wall { 0.0 } else { (*health - damage).max(0.0) };
+            *health = left;
+            *alive = left > 0.0;
         }
-        self.push_apart(&mut scratch.shift);
+        self.push_apart(scratch);
     }
 
     /// Moves every pair of overlapping live units apart, each by half the
-    /// overlap, from the positions before any is moved. `shift` is scratch
-    /// space of one entry per unit.
+    /// overlap, from the positions before any is moved. `scratch` holds
+    /// one entry per unit.
     ///
     /// Each pair is measured once and pushes both units: `i - j` is exactly
     /// `-(j - i)` in floating point and the overlap is symmetric, and unit
     /// `j` still sums its pushes in the order of the other unit's index, so
-    /// the sums are SMAX's to the bit. A pair farther apart along either
-    /// axis than its radii reach (with a margin for rounding) has an
-    /// overlap of exactly 0 and is skipped before the square root.
-    pub fn push_apart(&mut self, shift: &mut [[f32; 2]]) {
-        let n = self.len();
-        let shift = &mut shift[..n];
+    /// the sums are SMAX's to the bit. Dead units neither push nor are
+    /// pushed, so the pairs run over a packed list of the live ones. A pair
+    /// farther apart along either axis than its radii reach (with a margin
+    /// for rounding) has an overlap of exactly 0 and is skipped before the
+    /// square root.
+    pub fn push_apart(&mut self, scratch: &mut Scratch) {
+        let Scratch { live, bodies, shift, .. } = scratch;
+        // Packed without a branch: every unit is written at the next free
+        // slot, and only a live one takes it.
+        let mut m = 0;
+        for (i, ((p, kind), &alive)) in self.pos.iter().zip(&self.types).zip(&self.alive).enumerate() {
+            live[m] = i;
+            bodies[m] = [p[0], p[1], kind.stats().radius];
+            m += usize::from(alive);
+        }
+        let (live, bodies, shift) = (&live[..m], &bodies[..m], &mut shift[..m]);
         shift.fill([0.0; 2]);
-        for i in 0..n {
-            if !self.alive[i] {
-                continue;
-            }
-            let [xi, yi] = self.pos[i];
-            let ri = self.types[i].stats().radius;
-            let (done, rest) = shift.split_at_mut(i + 1);
-            let mut sum = done[i];
-            for (j, pushed) in (i + 1..n).zip(rest.iter_mut()) {
-                let d = [xi - self.pos[j][0], yi - self.pos[j][1]];
-                let radii = ri + self.types[j].stats().radius;
-                // A dead unit neither pushes nor is pushed.
-                if d[0].abs() > radii + 0.01 || d[1].abs() > radii + 0.01 || !self.alive[j] {
+        for (a, &[xi, yi, ri]) in bodies.iter().enumerate() {
+            let (done, rest) = shift.split_at_mut(a + 1);
+            let mut sum = done[a];
+            for (&[xj, yj, rj], pushed) in bodies[a + 1..].iter().zip(rest.iter_mut()) {
+                let d = [xi - xj, yi - yj];
+                let radii = ri + rj;
+                if d[0].abs() > radii + 0.01 || d[1].abs() > radii + 0.01 {
                     continue;
                 }
                 let overlap = (radii / (norm(d) + 1e-6) - 1.0).max(0.0);
@@ -219,13 +229,12 @@ impl World {
                 pushed[0] -= push[0];
                 pushed[1] -= push[1];
             }
-            done[i] = sum;
+            done[a] = sum;
         }
-        for (p, (s, &alive)) in self.pos.iter_mut().zip(shift.iter().zip(&self.alive)) {
-            if alive {
-                p[0] += s[0] / 2.0;
-                p[1] += s[1] / 2.0;
-            }
+        for (&i, s) in live.iter().zip(shift.iter()) {
+            let p = &mut self.pos[i];
+            p[0] += s[0] / 2.0;
+            p[1] += s[1] / 2.0;
         }
     }
 }
@@ -237,7 +246,11 @@ impl World {
 fn fma(a: f32, b: f32, c: f32) -> f32 {
     let s = f64::from(a) * f64::from(b) + f64::from(c);
     let halfway = s.to_bits() & 0x1fff_ffff == 0x1000_0000;
-    if halfway || s.abs() < f64::from(f32::MIN_POSITIVE) {
+    // An exact zero (a unit measured against its own position) is exact in
+    // f64 too, signs of zero included; only tiny non-zero sums risk
+    // rounding twice.
+    let tiny = s != 0.0 && s.abs() < f64::from(f32::MIN_POSITIVE);
+    if halfway || tiny {
         a.mul_add(b, c)
     } else {
         s as f32
@@ -297,7 +310,7 @@ mod tests {
             }
             let want = push_apart_per_unit(&world);
             let before = world.pos.clone();
-            world.push_apart(&mut vec![[0.0; 2]; n]);
+            world.push_apart(&mut Scratch::new(n));
             for (i, (got, want)) in world.pos.iter().zip(&want).enumerate() {
                 let bits = |p: &[f32; 2]| [p[0].to_bits(), p[1].to_bits()];
                 assert_eq!(bits(got), bits(want), "trial {trial}, unit {i} of {n}");
@@ -327,5 +340,12 @@ mod tests {
         check(x, x, 1e-30);
         check(x, x, -1e-30);
         check(1e-30, 1e-30, 0.0);
+        for zero in [0.0f32, -0.0] {
+            for other in [0.0f32, -0.0, 1.5, -1.5] {
+                check(zero, other, 0.0);
+                check(zero, other, -0.0);
+                check(other, zero, zero);
+            }
+        }
     }
 }
