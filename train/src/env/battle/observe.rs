@@ -25,35 +25,39 @@ pub fn obs_dim(n_allies: usize, n_enemies: usize) -> usize {
 /// dead. `out.len() == obs_dim`.
 pub fn write_ally_obs(world: &World, i: usize, out: &mut [f32]) {
     out.fill(0.0);
+    if !world.alive[i] {
+        return;
+    }
     let n = world.len();
     let me = world.types[i].stats();
+    let at = world.pos[i];
+    // The last action over the largest action index of the unit's side.
+    let max_action = |j: usize| {
+        let targets = if j < world.n_allies { world.n_enemies() } else { world.n_allies };
+        (targets + N_MOVE_ACTIONS - 1) as f32
+    };
+    let (units, own) = out.split_at_mut((n - 1) * UNIT_FEATURES);
     let others = (0..n).filter(|&j| j != i);
-    for (slot, j) in others.enumerate() {
-        let d = [world.pos[j][0] - world.pos[i][0], world.pos[j][1] - world.pos[i][1]];
-        if !(world.alive[i] && world.alive[j] && norm(d) < me.sight_range) {
+    for (f, j) in units.chunks_exact_mut(UNIT_FEATURES).zip(others) {
+        let d = [world.pos[j][0] - at[0], world.pos[j][1] - at[1]];
+        if !(world.alive[j] && norm(d) < me.sight_range) {
             continue;
         }
-        let f = &mut out[slot * UNIT_FEATURES..(slot + 1) * UNIT_FEATURES];
         let them = world.types[j].stats();
-        // The last action over the largest action index of j's side.
-        let max_action = if j < world.n_allies { world.n_enemies() } else { world.n_allies } + N_MOVE_ACTIONS - 1;
         f[0] = world.health[j] / them.health;
         f[1] = d[0] / me.sight_range;
         f[2] = d[1] / me.sight_range;
         f[3] = world.prev_move[j][0];
         f[4] = world.prev_move[j][1];
-        f[5] = world.prev_attack[j] as f32 / max_action as f32;
+        f[5] = world.prev_attack[j] as f32 / max_action(j);
         f[6] = (world.cooldown[j] / them.cooldown).clamp(0.0, 1.0);
         f[7 + world.types[j].index()] = 1.0;
     }
-    if world.alive[i] {
-        let f = &mut out[(n - 1) * UNIT_FEATURES..];
-        f[0] = world.health[i] / me.health;
-        f[1] = world.pos[i][0] / MAP_SIZE;
-        f[2] = world.pos[i][1] / MAP_SIZE;
-        f[3] = (world.cooldown[i] / me.cooldown).clamp(0.0, 1.0);
-        f[4 + world.types[i].index()] = 1.0;
-    }
+    own[0] = world.health[i] / me.health;
+    own[1] = at[0] / MAP_SIZE;
+    own[2] = at[1] / MAP_SIZE;
+    own[3] = (world.cooldown[i] / me.cooldown).clamp(0.0, 1.0);
+    own[4 + world.types[i].index()] = 1.0;
 }
 
 /// Writes the world state: per unit (allies then enemies) health fraction,
