@@ -246,9 +246,8 @@ impl World {
 fn fma(a: f32, b: f32, c: f32) -> f32 {
     let s = f64::from(a) * f64::from(b) + f64::from(c);
     let halfway = s.to_bits() & 0x1fff_ffff == 0x1000_0000;
-    // An exact zero (a unit measured against its own position) is exact in
-    // f64 too, signs of zero included; only tiny non-zero sums risk
-    // rounding twice.
+    // An exact zero (two units at one spot) is exact in f64 too, signs of
+    // zero included; only tiny non-zero sums risk rounding twice.
     let tiny = s != 0.0 && s.abs() < f64::from(f32::MIN_POSITIVE);
     if halfway || tiny {
         a.mul_add(b, c)
