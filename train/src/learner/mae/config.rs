@@ -41,6 +41,10 @@ pub struct MaeConfig {
     pub entropy_coef: f64,
     /// Global gradient-norm clip.
     pub grad_clip: f64,
+    /// Standardise the marginal advantages over the batch's valid entries
+    /// before the PPO update, as MAPPO and MACA do (ours; off, as the
+    /// paper describes none).
+    pub advantage_norm: bool,
 }
 
 impl Default for MaeConfig {
@@ -59,6 +63,7 @@ impl Default for MaeConfig {
             shuffle_minibatches: false,
             entropy_coef: 0.0,
             grad_clip: 10.0,
+            advantage_norm: false,
         }
     }
 }
