@@ -213,6 +213,16 @@ pub(crate) fn huber(e: &Tensor, delta: f64) -> Tensor {
     &quadratic * &quadratic * 0.5 + (a - &quadratic) * delta
 }
 
+/// The advantages a PPO update sees: `x` standardised over the entries
+/// where `mask` is 1 when `on` (a learner's `advantage_norm`), else `x`.
+pub(crate) fn normalise_if(on: bool, x: &Tensor, mask: &Tensor) -> Tensor {
+    if on {
+        normalise(x, mask)
+    } else {
+        x.shallow_clone()
+    }
+}
+
 /// `x` standardised over the entries where `mask` is 1.
 pub(crate) fn normalise(x: &Tensor, mask: &Tensor) -> Tensor {
     let mean = masked_mean(x, mask);
@@ -299,5 +309,26 @@ mod tests {
         let adv = Tensor::from_slice(&[1.0f32, -1.0, 1.0, -1.0]);
         let s = Vec::<f32>::try_from(clipped_surrogate(&ratio, &adv, 0.2)).unwrap();
         assert_eq!(s, vec![1.2, -1.5, 0.5, -0.8]);
+    }
+
+    /// Advantages of a small scale (0.01) reach the update at unit scale
+    /// when on (a learner's `advantage_norm`), measured over the valid entries only, and
+    /// untouched without it. (Far smaller ones stop short of 1: the
+    /// divisor is the standard deviation plus 1e-5.)
+    #[test]
+    fn advantage_norm_standardises_over_the_valid_entries() {
+        tch::manual_seed(5);
+        let f = (Kind::Double, tch::Device::Cpu);
+        let advantage = Tensor::randn([6, 4, 3], f) * 1e-2 + 3e-2;
+        // The last two steps of every episode are padding, with large values.
+        let mask = Tensor::cat(&[Tensor::ones([4, 4, 3], f), Tensor::zeros([2, 4, 3], f)], 0);
+        let advantage = &advantage + (1.0 - &mask) * 50.0;
+        let normed = normalise_if(true, &advantage, &mask);
+        let mean = masked_mean(&normed, &mask).double_value(&[]);
+        let var = masked_mean(&(&normed - mean).square(), &mask).double_value(&[]);
+        assert!(mean.abs() < 1e-6, "mean {mean}");
+        assert!((var.sqrt() - 1.0).abs() < 0.01, "standard deviation {}", var.sqrt());
+        let same = normalise_if(false, &advantage, &mask);
+        assert!(same.equal(&advantage));
     }
 }

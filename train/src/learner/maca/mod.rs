@@ -47,7 +47,7 @@ use crate::buffer::EpisodeBatch;
 use crate::cmaes::Cmaes;
 use crate::critic::{correlated_sets, TransformerCritic, TransformerDims};
 use crate::env::batch::Dims;
-use crate::learner::ppo::{chunked_policy, huber, normalise, value_stops, PpoClip, PpoSamples};
+use crate::learner::ppo::{chunked_policy, huber, normalise_if, value_stops, PpoClip, PpoSamples};
 use crate::learner::returns::gae;
 use crate::learner::value_targets::ValueTargets;
 use crate::learner::{masked_mean, scalar, CriticReadout, Learner, UpdateStats};
@@ -324,7 +324,7 @@ impl Learner for Maca {
         let actions = batch.actions.narrow(0, 0, t);
         let mut samples = PpoSamples {
             actions,
-            advantage: if c.advantage_norm { normalise(&advantages, &agent_mask) } else { advantages.shallow_clone() },
+            advantage: normalise_if(c.advantage_norm, &advantages, &agent_mask),
             mask: agent_mask.shallow_clone(),
         };
         // Q on the taken actions and EQ on the behaviour policies, per step.

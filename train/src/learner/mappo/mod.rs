@@ -30,7 +30,7 @@ use crate::buffer::EpisodeBatch;
 use crate::critic::target::{TargetNetwork, TargetUpdate, TARGET_CHECKPOINT};
 use crate::critic::StateValue;
 use crate::env::batch::Dims;
-use crate::learner::ppo::{chunked_policy, huber, normalise, value_stops, PpoClip, PpoSamples};
+use crate::learner::ppo::{chunked_policy, huber, normalise_if, value_stops, PpoClip, PpoSamples};
 use crate::learner::returns::{gae, nstep_returns};
 use crate::learner::value_targets::ValueTargets;
 use crate::learner::{masked_mean, scalar, CriticReadout, Learner, UpdateStats, ValueNorm};
@@ -177,11 +177,7 @@ impl Learner for Mappo {
         // each has its own.
         let per_agent = |adv: &Tensor| {
             let adv = if c.agent_rewards { adv.shallow_clone() } else { adv.unsqueeze(-1).expand([t, b, n], true) };
-            if c.advantage_norm {
-                normalise(&adv, &agent_mask)
-            } else {
-                adv
-            }
+            normalise_if(c.advantage_norm, &adv, &agent_mask)
         };
         let actions = batch.actions.narrow(0, 0, t);
         let mut samples = PpoSamples { actions, advantage: per_agent(&advantages), mask: agent_mask.shallow_clone() };
