@@ -85,7 +85,7 @@ pub fn read_curve(run: &Path, metric: &str) -> Result<Curve, PlotError> {
 
 /// Groups runs by their config with the seed removed.
 pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, PlotError> {
-    let mut groups: BTreeMap<String, (String, Vec<Curve>, Vec<PathBuf>)> = BTreeMap::new();
+    let mut groups: BTreeMap<String, Group> = BTreeMap::new();
     for run in runs {
         let cfg_path = run.join("config.toml");
         let text = std::fs::read_to_string(&cfg_path).map_err(|e| PlotError::Run {
@@ -116,24 +116,81 @@ pub fn group_runs(runs: &[PathBuf], metric: &str) -> Result<Vec<CurveGroup>, Plo
             (name, _) => name.to_string(),
         };
         let key = toml::to_string(&table).unwrap_or_default();
-        let entry = groups.entry(key).or_insert_with(|| (format!("{learner} on {env}"), vec![], vec![]));
-        entry.1.push(read_curve(run, metric)?);
-        entry.2.push(run.clone());
+        let entry = groups.entry(key).or_insert_with(|| Group {
+            label: format!("{learner} on {env}"),
+            settings: flatten(&table),
+            runs: vec![],
+            dirs: vec![],
+        });
+        entry.runs.push(read_curve(run, metric)?);
+        entry.dirs.push(run.clone());
     }
-    let mut out: Vec<CurveGroup> =
-        groups.into_values().map(|(label, runs, dirs)| CurveGroup { label, runs, dirs }).collect();
-    // Same label for different configs: tell them apart by number.
-    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
-    for g in &mut out {
-        let k = seen.entry(g.label.clone()).or_insert(0);
-        *k += 1;
-        if *k > 1 {
-            g.label = format!("{} (config {})", g.label, k);
+    let mut groups: Vec<Group> = groups.into_values().collect();
+    // Same label for different configs: name the settings that differ.
+    let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
+    for (i, label) in labels.iter().enumerate() {
+        let twins: Vec<usize> = (0..groups.len()).filter(|&j| labels[j] == *label).collect();
+        if twins.len() > 1 {
+            let differ = differing_settings(&groups, &twins, i);
+            groups[i].label = format!("{label}, {differ}");
         }
-        let n = g.runs.len();
-        g.label = format!("{} ({} seed{})", g.label, n, if n == 1 { "" } else { "s" });
     }
-    Ok(out)
+    Ok(groups
+        .into_iter()
+        .map(|g| {
+            let n = g.runs.len();
+            let label = format!("{} ({} seed{})", g.label, n, if n == 1 { "" } else { "s" });
+            CurveGroup { label, runs: g.runs, dirs: g.dirs }
+        })
+        .collect())
+}
+
+/// Runs being gathered into one curve.
+struct Group {
+    label: String,
+    /// The config's settings by dotted key (`lica.critic.lr`).
+    settings: BTreeMap<String, String>,
+    runs: Vec<Curve>,
+    dirs: Vec<PathBuf>,
+}
+
+/// Most settings named in a legend label; more are counted.
+const MAX_NAMED_SETTINGS: usize = 3;
+
+/// `key = value` for each setting of group `i` that not all of `twins`
+/// share (a setting a group lacks reads "unset"), at most
+/// [`MAX_NAMED_SETTINGS`] of them and a count of the rest.
+fn differing_settings(groups: &[Group], twins: &[usize], i: usize) -> String {
+    let keys: std::collections::BTreeSet<&String> = twins.iter().flat_map(|&j| groups[j].settings.keys()).collect();
+    let value = |j: usize, k: &str| groups[j].settings.get(k).map_or("unset", String::as_str);
+    let differ: Vec<String> = keys
+        .into_iter()
+        .filter(|k| twins.iter().any(|&j| value(j, k) != value(i, k)))
+        .map(|k| format!("{k} = {}", value(i, k)))
+        .collect();
+    let named = differ.iter().take(MAX_NAMED_SETTINGS).cloned().collect::<Vec<_>>().join(", ");
+    match differ.len().saturating_sub(MAX_NAMED_SETTINGS) {
+        0 => named,
+        more => format!("{named} and {more} more"),
+    }
+}
+
+/// Every leaf of `table` by its dotted key, its value as TOML writes it.
+fn flatten(table: &toml::Table) -> BTreeMap<String, String> {
+    fn walk(prefix: &str, table: &toml::Table, out: &mut BTreeMap<String, String>) {
+        for (k, v) in table {
+            let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+            match v {
+                toml::Value::Table(t) => walk(&key, t, out),
+                v => {
+                    out.insert(key, v.to_string());
+                }
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk("", table, &mut out);
+    out
 }
 
 /// Trailing moving average over `window` points.
@@ -317,6 +374,29 @@ mod tests {
         assert_eq!(
             labels,
             ["mappo on battle (custom units) (1 seed)", "mappo on battle 2s3z (1 seed)", "mappo on battle 3m (1 seed)"]
+        );
+    }
+
+    #[test]
+    fn configs_that_share_a_label_are_told_apart_by_what_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = |name: &str, lr: &str, seed: u64| {
+            let d = dir.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            let config = format!("learner = \"lica\"\nseed = {seed}\n[env]\nname = \"spread\"\n[lica.critic]\nlr = {lr}\n");
+            std::fs::write(d.join("config.toml"), config).unwrap();
+            std::fs::write(d.join("metrics.csv"), "env_steps,return_mean\n100,1.5\n").unwrap();
+            d
+        };
+        let runs = [run("a1", "0.0005", 1), run("a2", "0.0005", 2), run("b1", "0.0001", 1)];
+        let mut labels: Vec<String> = group_runs(&runs, "return_mean").unwrap().into_iter().map(|g| g.label).collect();
+        labels.sort();
+        assert_eq!(
+            labels,
+            [
+                "lica on spread, lica.critic.lr = 0.0001 (1 seed)",
+                "lica on spread, lica.critic.lr = 0.0005 (2 seeds)"
+            ]
         );
     }
 
