@@ -383,7 +383,8 @@ mod tests {
         let run = |name: &str, lr: &str, seed: u64| {
             let d = dir.path().join(name);
             std::fs::create_dir_all(&d).unwrap();
-            let config = format!("learner = \"lica\"\nseed = {seed}\n[env]\nname = \"spread\"\n[lica.critic]\nlr = {lr}\n");
+            let config =
+                format!("learner = \"lica\"\nseed = {seed}\n[env]\nname = \"spread\"\n[lica.critic]\nlr = {lr}\n");
             std::fs::write(d.join("config.toml"), config).unwrap();
             std::fs::write(d.join("metrics.csv"), "env_steps,return_mean\n100,1.5\n").unwrap();
             d
@@ -393,10 +394,7 @@ mod tests {
         labels.sort();
         assert_eq!(
             labels,
-            [
-                "lica on spread, lica.critic.lr = 0.0001 (1 seed)",
-                "lica on spread, lica.critic.lr = 0.0005 (2 seeds)"
-            ]
+            ["lica on spread, lica.critic.lr = 0.0001 (1 seed)", "lica on spread, lica.critic.lr = 0.0005 (2 seeds)"]
         );
     }
 
