@@ -93,6 +93,7 @@ pub struct Battle<D: BattleDraws = RandomDraws> {
     move_table: [[f32; 2]; 4],
     actions: Vec<usize>,
     moves: Vec<[f32; 2]>,
+    walks: Vec<[f32; 2]>,
     targets: Vec<Option<usize>>,
     health_before: Vec<f32>,
     scratch: Scratch,
@@ -129,6 +130,7 @@ impl<D: BattleDraws> Battle<D> {
             move_table: move_vectors(),
             actions: vec![STOP; n],
             moves: vec![[0.0; 2]; n],
+            walks: vec![[0.0; 2]; n],
             targets: vec![None; n],
             health_before: vec![0.0; e],
             scratch: Scratch::new(n),
@@ -278,11 +280,12 @@ impl<D: BattleDraws> Environment for Battle<D> {
         for i in 0..n {
             let u = self.actions[i];
             self.moves[i] = if u < STOP { self.move_table[u] } else { [0.0; 2] };
+            self.walks[i] = self.world.walk(i, self.moves[i]);
             self.targets[i] = (u >= N_MOVE_ACTIONS).then(|| self.world.target_of(i, u));
         }
         self.health_before.copy_from_slice(&self.world.health[a..]);
         for tick in 0..TICKS_PER_STEP {
-            self.world.tick(&self.moves, &self.targets, tick, &mut self.draws, &mut self.scratch);
+            self.world.tick(&self.walks, &self.targets, tick, &mut self.draws, &mut self.scratch);
         }
         for i in 0..n {
             self.world.prev_move[i] = self.moves[i];

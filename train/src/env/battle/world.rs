@@ -31,11 +31,13 @@ pub fn move_vectors() -> [[f32; 2]; 4] {
     out
 }
 
-/// Per-unit working space of a tick, allocated once per battle.
+/// Per-unit working space of a tick, allocated once per battle. Damage and
+/// pushes are zero between ticks: each tick adds into them and takes them
+/// out as it applies them, so no tick has to clear them first.
 #[derive(Debug, Clone, Default)]
 pub struct Scratch {
     /// Damage taken this tick.
-    pub damage: Vec<f32>,
+    damage: Vec<f32>,
     /// Push-apart: the live units' indices, in order.
     live: Vec<usize>,
     /// Push-apart: each live unit's x, y and radius, side by side so that
@@ -130,25 +132,33 @@ impl World {
         }
     }
 
+    /// How far unit `i` walks in one tick along move vector `step` (map
+    /// units), computed as SMAX does: the vector times the speed, times the
+    /// tick.
+    pub fn walk(&self, i: usize, step: [f32; 2]) -> [f32; 2] {
+        let speed = self.types[i].stats().speed;
+        [step[0] * speed * TICK, step[1] * speed * TICK]
+    }
+
     /// Distance between units `i` and `j`.
     pub fn distance(&self, i: usize, j: usize) -> f32 {
         norm([self.pos[i][0] - self.pos[j][0], self.pos[i][1] - self.pos[j][1]])
     }
 
-    /// One tick: every unit moves along `moves[i]` and fires at `targets[i]`
-    /// (if any) simultaneously, from the positions at the tick's start;
-    /// then units at a wall die and overlapping live units are pushed apart.
-    /// `scratch` holds one entry per unit.
+    /// One tick: every live unit moves by `walks[i]` (map units, its move
+    /// vector times its speed times [`TICK`], as [`World::walk`] gives) and
+    /// fires at `targets[i]` (if any) simultaneously, from the positions at
+    /// the tick's start; then units at a wall die and overlapping live
+    /// units are pushed apart. `scratch` holds one entry per unit.
     pub fn tick(
         &mut self,
-        moves: &[[f32; 2]],
+        walks: &[[f32; 2]],
         targets: &[Option<usize>],
         tick_index: usize,
         draws: &mut impl BattleDraws,
         scratch: &mut Scratch,
     ) {
         let damage = &mut scratch.damage[..self.types.len()];
-        damage.fill(0.0);
         let World { types, pos, cooldown, alive, .. } = self;
         let units = types.iter().zip(pos.iter()).zip(alive.iter()).zip(cooldown.iter_mut());
         for (i, ((((kind, &at), &alive_i), cooldown_i), &target)) in units.zip(targets).enumerate() {
@@ -169,14 +179,14 @@ impl World {
                 *cooldown_i += -TICK;
             }
         }
-        let units = self.pos.iter_mut().zip(&mut self.health).zip(&mut self.alive).zip(&self.types);
-        for ((((pos, health), alive), kind), (step, damage)) in units.zip(moves.iter().zip(damage.iter())) {
+        let units = self.pos.iter_mut().zip(&mut self.health).zip(&mut self.alive);
+        for (((pos, health), alive), (walk, damage)) in units.zip(walks.iter().zip(damage.iter_mut())) {
+            let damage = std::mem::take(damage);
             // Moved in registers, stored once, and tested there for walls.
             let mut p = *pos;
             if *alive {
-                let speed = kind.stats().speed;
-                p[0] = (p[0] + step[0] * speed * TICK).clamp(0.0, MAP_SIZE);
-                p[1] = (p[1] + step[1] * speed * TICK).clamp(0.0, MAP_SIZE);
+                p[0] = (p[0] + walk[0]).clamp(0.0, MAP_SIZE);
+                p[1] = (p[1] + walk[1]).clamp(0.0, MAP_SIZE);
                 *pos = p;
             }
             // A unit at a wall dies (this reads only unit i, so it can follow
@@ -212,7 +222,6 @@ impl World {
             m += usize::from(alive);
         }
         let (live, bodies, shift) = (&live[..m], &bodies[..m], &mut shift[..m]);
-        shift.fill([0.0; 2]);
         for (a, &[xi, yi, ri]) in bodies.iter().enumerate() {
             let (done, rest) = shift.split_at_mut(a + 1);
             let mut sum = done[a];
@@ -231,7 +240,8 @@ impl World {
             }
             done[a] = sum;
         }
-        for (&i, s) in live.iter().zip(shift.iter()) {
+        for (&i, s) in live.iter().zip(shift.iter_mut()) {
+            let s = std::mem::take(s);
             let p = &mut self.pos[i];
             p[0] += s[0] / 2.0;
             p[1] += s[1] / 2.0;
