@@ -45,7 +45,9 @@ pub struct Curve {
 /// Runs sharing a config but for the seed.
 #[derive(Debug, Clone)]
 pub struct CurveGroup {
-    /// Legend label: learner, environment and the number of seeds.
+    /// Legend label: learner, environment, the settings that set it apart
+    /// from groups of the same learner and environment, and the number of
+    /// seeds.
     pub label: String,
     /// One curve per run.
     pub runs: Vec<Curve>,
