@@ -6,7 +6,7 @@
 //! positions, health, cooldowns, observations, state, action masks, reward
 //! and end of episode, on 3m, 2s3z, 3s_vs_5z and smacv2_5_units.
 
-use murmur_train::env::battle::{Battle, BattleDraws, Scenario, UnitType};
+use murmur_train::env::battle::{Arithmetic, Battle, BattleDraws, Scenario, UnitType};
 use murmur_train::env::Environment;
 use serde::Deserialize;
 
@@ -103,10 +103,13 @@ fn battle_steps_exactly_as_jaxmarl_smax() {
     maps.dedup();
     assert_eq!(maps, ["3m", "2s3z", "3s_vs_5z", "smacv2_5_units"]);
     let (mut steps, mut shots, mut deaths, mut wins, mut cut, mut deviation) = (0, 0, 0, 0, 0, 0.0f32);
-    for episode in &fixture.episodes {
-        let name = format!("{} seed {} ({})", episode.map, episode.seed, episode.policy);
+    // Every copy of the stepping code this CPU runs replays every episode.
+    let runs = Arithmetic::available().into_iter().flat_map(|a| fixture.episodes.iter().map(move |e| (a, e)));
+    for (arithmetic, episode) in runs {
+        let name = format!("{} seed {} ({}, {arithmetic:?})", episode.map, episode.seed, episode.policy);
         let scenario = Scenario::named(&episode.map).expect("a known map");
         let mut env = Battle::with_draws(scenario, episode.max_steps, Recorded::default());
+        env.set_arithmetic(arithmetic);
         env.reset(0);
         let world = env.world_mut();
         for (t, &index) in world.types.iter_mut().zip(&episode.start.types) {
@@ -183,8 +186,9 @@ fn battle_steps_exactly_as_jaxmarl_smax() {
         assert!(episode.steps.last().is_some_and(|s| s.done), "{name}: the recording runs to the episode's end");
     }
     eprintln!(
-        "{steps} steps replayed, {shots} shots, {deaths} unit-steps dead, {wins} won, {cut} cut by the limit; \
-         worst deviation {deviation:e}"
+        "{steps} steps replayed ({:?}), {shots} shots, {deaths} unit-steps dead, {wins} won, {cut} cut by the limit; \
+         worst deviation {deviation:e}",
+        Arithmetic::available()
     );
     // The replay must have exercised the mechanics, not only walking.
     assert!(shots > 100 && deaths > 50, "too little fighting in the fixture: {shots} shots, {deaths} dead");

@@ -5,8 +5,9 @@
 //! its own observation holds, rounded as the observation rounds it.
 
 use super::draws::BattleDraws;
+use super::fused::{norm, FusedMulAdd};
 use super::units::UnitType;
-use super::world::{norm, World, MAP_SIZE, N_MOVE_ACTIONS, STOP};
+use super::world::{World, MAP_SIZE, N_MOVE_ACTIONS, STOP};
 
 /// The enemies' memory between steps.
 #[derive(Debug, Clone)]
@@ -42,8 +43,10 @@ impl HeuristicEnemy {
         self.last_attacked.fill(None);
     }
 
-    /// Enemy `k`'s action in `world`.
-    pub fn act(&mut self, world: &World, k: usize, draws: &mut impl BattleDraws) -> usize {
+    /// Enemy `k`'s action in `world`; `F` computes the distances' fused
+    /// multiply-adds.
+    #[inline(always)]
+    pub fn act<F: FusedMulAdd>(&mut self, world: &World, k: usize, draws: &mut impl BattleDraws) -> usize {
         let me = world.n_allies + k;
         if !world.alive[me] {
             return STOP;
@@ -54,21 +57,21 @@ impl HeuristicEnemy {
         // The allies as this enemy observes them: in reverse order, a
         // relative position divided by its sight range (then scaled back).
         // The closest ally in range is the first at the least distance.
-        let far = norm([MAP_SIZE, MAP_SIZE]);
+        let far = norm::<F>([MAP_SIZE, MAP_SIZE]);
         let mut closest = 0;
         let mut best = f32::INFINITY;
         let seen = self.visible.iter_mut().zip(self.relative.iter_mut()).zip(self.shootable.iter_mut());
         for (s, ((visible, relative), shootable)) in seen.enumerate() {
             let ally = world.n_allies - 1 - s;
             let d = [world.pos[ally][0] - own[0], world.pos[ally][1] - own[1]];
-            *visible = world.alive[ally] && norm(d) < stats.sight_range;
+            *visible = world.alive[ally] && norm::<F>(d) < stats.sight_range;
             *relative = if *visible {
                 [d[0] / stats.sight_range * stats.sight_range, d[1] / stats.sight_range * stats.sight_range]
             } else {
                 [0.0; 2]
             };
             // An unseen ally is never in range (nor measured).
-            let in_range = visible.then(|| norm(*relative)).filter(|&r| r < stats.attack_range);
+            let in_range = visible.then(|| norm::<F>(*relative)).filter(|&r| r < stats.attack_range);
             *shootable = in_range.is_some();
             let d = in_range.unwrap_or(far);
             if d < best {

@@ -12,6 +12,7 @@
 //! docs/environments.md describes observations, state and actions.
 
 mod draws;
+mod fused;
 mod heuristic;
 mod maps;
 mod observe;
@@ -19,6 +20,8 @@ mod units;
 mod world;
 
 pub use draws::{BattleDraws, RandomDraws};
+pub use fused::Arithmetic;
+use fused::{dispatch, Dispatched, FusedMulAdd};
 pub use heuristic::HeuristicEnemy;
 pub use maps::{Scenario, Spawn, MAP_NAMES};
 pub use observe::{obs_dim, OWN_FEATURES, STATE_FEATURES, UNIT_FEATURES};
@@ -97,6 +100,7 @@ pub struct Battle<D: BattleDraws = RandomDraws> {
     targets: Vec<Option<usize>>,
     health_before: Vec<f32>,
     scratch: Scratch,
+    arithmetic: Arithmetic,
 }
 
 impl Battle {
@@ -134,6 +138,7 @@ impl<D: BattleDraws> Battle<D> {
             targets: vec![None; n],
             health_before: vec![0.0; e],
             scratch: Scratch::new(n),
+            arithmetic: Arithmetic::detect(),
             scenario,
             max_steps,
         }
@@ -154,6 +159,19 @@ impl<D: BattleDraws> Battle<D> {
         &mut self.draws
     }
 
+    /// Which copy of the stepping code runs: the fastest this CPU has
+    /// unless set. Every copy gives the same bits.
+    pub fn arithmetic(&self) -> Arithmetic {
+        self.arithmetic
+    }
+
+    /// Runs the copy `arithmetic` names (one of [`Arithmetic::available`]
+    /// on this machine; others fall back to the portable copy), to compare
+    /// them.
+    pub fn set_arithmetic(&mut self, arithmetic: Arithmetic) {
+        self.arithmetic = arithmetic;
+    }
+
     /// The scenario being fought.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
@@ -171,6 +189,52 @@ impl<D: BattleDraws> Battle<D> {
 
     fn n_allies(&self) -> usize {
         self.world.n_allies
+    }
+
+    /// One step of every unit; `F` computes the distances' fused
+    /// multiply-adds.
+    #[inline(always)]
+    fn step_with<F: FusedMulAdd>(&mut self, actions: &[usize]) -> StepOutcome {
+        let (a, n) = (self.n_allies(), self.world.len());
+        let n_actions = self.n_actions();
+        for (slot, &u) in self.actions.iter_mut().zip(actions) {
+            // An index past the last action counts as stop.
+            *slot = if u < n_actions { u } else { STOP };
+        }
+        for k in 0..self.world.n_enemies() {
+            self.actions[a + k] = self.enemy.act::<F>(&self.world, k, &mut self.draws);
+        }
+        for i in 0..n {
+            let u = self.actions[i];
+            self.moves[i] = if u < STOP { self.move_table[u] } else { [0.0; 2] };
+            self.walks[i] = self.world.walk(i, self.moves[i]);
+            self.targets[i] = (u >= N_MOVE_ACTIONS).then(|| self.world.target_of(i, u));
+        }
+        self.health_before.copy_from_slice(&self.world.health[a..]);
+        for tick in 0..TICKS_PER_STEP {
+            self.world.tick::<F>(&self.walks, &self.targets, tick, &mut self.draws, &mut self.scratch);
+        }
+        for i in 0..n {
+            self.world.prev_move[i] = self.moves[i];
+            let u = self.actions[i];
+            self.world.prev_attack[i] = if u >= N_MOVE_ACTIONS { u } else { 0 };
+        }
+        let allies_dead = !self.world.alive[..a].iter().any(|&x| x);
+        let enemies_dead = !self.world.alive[a..].iter().any(|&x| x);
+        let timed_out = self.steps >= self.max_steps;
+        self.steps += 1;
+        let mut lost = 0.0f32;
+        for (k, before) in self.health_before.iter().enumerate() {
+            let u = a + k;
+            lost += (self.world.health[u] - before) / self.world.types[u].stats().health;
+        }
+        self.won = enemies_dead && !allies_dead;
+        let mut reward = lost.abs() / self.world.n_enemies() as f32;
+        if self.won {
+            reward += 1.0;
+        }
+        let terminated = allies_dead || enemies_dead;
+        StepOutcome { reward: reward as f64, terminated, truncated: timed_out && !terminated }
     }
 
     /// Places and types the units for a new episode.
@@ -199,7 +263,7 @@ impl<D: BattleDraws> Battle<D> {
             }
         }
         self.world.revive();
-        self.world.push_apart(&mut self.scratch);
+        self.world.push_apart::<fused::Emulated>(&mut self.scratch);
     }
 }
 
@@ -268,50 +332,11 @@ impl<D: BattleDraws> Environment for Battle<D> {
     }
 
     fn step(&mut self, actions: &[usize]) -> StepOutcome {
-        let (a, n) = (self.n_allies(), self.world.len());
-        let n_actions = self.n_actions();
-        for (slot, &u) in self.actions.iter_mut().zip(actions) {
-            // An index past the last action counts as stop.
-            *slot = if u < n_actions { u } else { STOP };
-        }
-        for k in 0..self.world.n_enemies() {
-            self.actions[a + k] = self.enemy.act(&self.world, k, &mut self.draws);
-        }
-        for i in 0..n {
-            let u = self.actions[i];
-            self.moves[i] = if u < STOP { self.move_table[u] } else { [0.0; 2] };
-            self.walks[i] = self.world.walk(i, self.moves[i]);
-            self.targets[i] = (u >= N_MOVE_ACTIONS).then(|| self.world.target_of(i, u));
-        }
-        self.health_before.copy_from_slice(&self.world.health[a..]);
-        for tick in 0..TICKS_PER_STEP {
-            self.world.tick(&self.walks, &self.targets, tick, &mut self.draws, &mut self.scratch);
-        }
-        for i in 0..n {
-            self.world.prev_move[i] = self.moves[i];
-            let u = self.actions[i];
-            self.world.prev_attack[i] = if u >= N_MOVE_ACTIONS { u } else { 0 };
-        }
-        let allies_dead = !self.world.alive[..a].iter().any(|&x| x);
-        let enemies_dead = !self.world.alive[a..].iter().any(|&x| x);
-        let timed_out = self.steps >= self.max_steps;
-        self.steps += 1;
-        let mut lost = 0.0f32;
-        for (k, before) in self.health_before.iter().enumerate() {
-            let u = a + k;
-            lost += (self.world.health[u] - before) / self.world.types[u].stats().health;
-        }
-        self.won = enemies_dead && !allies_dead;
-        let mut reward = lost.abs() / self.world.n_enemies() as f32;
-        if self.won {
-            reward += 1.0;
-        }
-        let terminated = allies_dead || enemies_dead;
-        StepOutcome { reward: reward as f64, terminated, truncated: timed_out && !terminated }
+        dispatch(self.arithmetic, StepWork { battle: self, actions })
     }
 
     fn write_obs(&self, agent: usize, out: &mut [f32]) {
-        observe::write_ally_obs(&self.world, agent, out);
+        dispatch(self.arithmetic, ObsWork { world: &self.world, agent, out });
     }
 
     fn write_state(&self, out: &mut [f32]) {
@@ -319,7 +344,7 @@ impl<D: BattleDraws> Environment for Battle<D> {
     }
 
     fn write_avail_actions(&self, agent: usize, out: &mut [f32]) {
-        observe::write_ally_avail(&self.world, agent, out);
+        dispatch(self.arithmetic, AvailWork { world: &self.world, agent, out });
     }
 
     fn won(&self) -> Option<bool> {
@@ -350,10 +375,55 @@ impl<D: BattleDraws> Environment for Battle<D> {
     }
 }
 
+/// One step, in the copy of the code [`dispatch`] picks.
+struct StepWork<'a, D: BattleDraws> {
+    battle: &'a mut Battle<D>,
+    actions: &'a [usize],
+}
+
+impl<D: BattleDraws> Dispatched for StepWork<'_, D> {
+    type Output = StepOutcome;
+    #[inline(always)]
+    fn run<F: FusedMulAdd>(self) -> StepOutcome {
+        self.battle.step_with::<F>(self.actions)
+    }
+}
+
+/// One ally's observation, in the copy of the code [`dispatch`] picks.
+struct ObsWork<'a> {
+    world: &'a World,
+    agent: usize,
+    out: &'a mut [f32],
+}
+
+impl Dispatched for ObsWork<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: FusedMulAdd>(self) {
+        observe::write_ally_obs::<F>(self.world, self.agent, self.out);
+    }
+}
+
+/// One ally's action mask, in the copy of the code [`dispatch`] picks.
+struct AvailWork<'a> {
+    world: &'a World,
+    agent: usize,
+    out: &'a mut [f32],
+}
+
+impl Dispatched for AvailWork<'_> {
+    type Output = ();
+    #[inline(always)]
+    fn run<F: FusedMulAdd>(self) {
+        observe::write_ally_avail::<F>(self.world, self.agent, self.out);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::EnvConfig;
+    use rand::Rng;
 
     fn dims(map: &str) -> (usize, usize, usize) {
         let env = Battle::new(Scenario::named(map).unwrap(), 100);
@@ -397,6 +467,57 @@ mod tests {
         assert!(e.contains("env.allies") && e.contains("one enemy"), "{e}");
         let e = err(&["allies=[\"tank\"]", "enemies=[\"marine\"]"]);
         assert!(e.contains("tank"), "{e}");
+    }
+
+    /// Every copy of the stepping code this CPU runs plays the same battles
+    /// to the bit: positions, health, cooldowns, observations and masks
+    /// after each of 3000 random steps on three maps.
+    #[test]
+    fn every_copy_of_the_stepping_code_fights_the_same_battles() {
+        let copies = Arithmetic::available();
+        for map in ["3m", "2s3z", "27m_vs_30m"] {
+            let mut rng = Pcg64::seed_from_u64(9);
+            let mut battles: Vec<Battle> = copies
+                .iter()
+                .map(|&a| {
+                    let mut b = Battle::new(Scenario::named(map).unwrap(), 100);
+                    b.set_arithmetic(a);
+                    b.reset(1);
+                    b
+                })
+                .collect();
+            let (n, o, k) = (battles[0].n_agents(), battles[0].obs_dim(), battles[0].n_actions());
+            let (mut obs, mut avail) = (vec![0.0f32; o], vec![0.0f32; k]);
+            let mut actions = vec![0usize; n];
+            let (mut pushes, mut episodes) = (0, 0);
+            for step in 0..3000 {
+                actions.iter_mut().for_each(|u| *u = rng.random_range(0..k));
+                let mut seen: Vec<Vec<u32>> = Vec::new();
+                for b in &mut battles {
+                    let before = b.world().pos.clone();
+                    let outcome = b.step(&actions);
+                    let w = b.world();
+                    pushes += w.pos.iter().zip(&before).filter(|(a, b)| a != b).count();
+                    let mut bits: Vec<u32> =
+                        w.pos.iter().flatten().chain(&w.health).chain(&w.cooldown).map(|x| x.to_bits()).collect();
+                    for agent in 0..n {
+                        b.write_obs(agent, &mut obs);
+                        b.write_avail_actions(agent, &mut avail);
+                        bits.extend(obs.iter().chain(&avail).map(|x| x.to_bits()));
+                    }
+                    bits.push((outcome.reward as f32).to_bits());
+                    if outcome.done() {
+                        b.reset(step);
+                    }
+                    seen.push(bits);
+                }
+                episodes += usize::from(battles[0].steps() == 0);
+                for (copy, bits) in copies.iter().zip(&seen) {
+                    assert!(bits == &seen[0], "{map}, step {step}: {copy:?} differs from {:?}", copies[0]);
+                }
+            }
+            assert!(pushes > 3000 && episodes > 10, "{map}: too little happened ({pushes} moves, {episodes} episodes)");
+        }
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! What the allies see (SMAX's "unit list" observation), the world state
 //! the critics see, and the action masks.
 
+use super::fused::{norm, FusedMulAdd};
 use super::units::N_UNIT_TYPES;
-use super::world::{norm, World, MAP_SIZE, N_MOVE_ACTIONS};
+use super::world::{World, MAP_SIZE, N_MOVE_ACTIONS};
 
 /// Features per observed unit: health fraction, relative x and y over the
 /// observer's sight, last move x and y, last attack (normalised), cooldown
@@ -22,8 +23,10 @@ pub fn obs_dim(n_allies: usize, n_enemies: usize) -> usize {
 
 /// Writes what ally `i` observes: each other ally in order, then each
 /// enemy, then itself; zeros for units it cannot see or for all of it when
-/// dead. `out.len() == obs_dim`.
-pub fn write_ally_obs(world: &World, i: usize, out: &mut [f32]) {
+/// dead. `out.len() == obs_dim`. `F` computes the distances' fused
+/// multiply-adds.
+#[inline(always)]
+pub fn write_ally_obs<F: FusedMulAdd>(world: &World, i: usize, out: &mut [f32]) {
     out.fill(0.0);
     if !world.alive[i] {
         return;
@@ -40,7 +43,7 @@ pub fn write_ally_obs(world: &World, i: usize, out: &mut [f32]) {
     let others = (0..n).filter(|&j| j != i);
     for (f, j) in units.chunks_exact_mut(UNIT_FEATURES).zip(others) {
         let d = [world.pos[j][0] - at[0], world.pos[j][1] - at[1]];
-        if !(world.alive[j] && norm(d) < me.sight_range) {
+        if !(world.alive[j] && norm::<F>(d) < me.sight_range) {
             continue;
         }
         let them = world.types[j].stats();
@@ -84,8 +87,10 @@ pub fn write_state(world: &World, out: &mut [f32]) {
 }
 
 /// Writes ally `i`'s action mask: moves while alive, stop always, attack
-/// enemy `k` while both live and `k` is within attack range.
-pub fn write_ally_avail(world: &World, i: usize, out: &mut [f32]) {
+/// enemy `k` while both live and `k` is within attack range. `F` computes
+/// the distances' fused multiply-adds.
+#[inline(always)]
+pub fn write_ally_avail<F: FusedMulAdd>(world: &World, i: usize, out: &mut [f32]) {
     out.fill(0.0);
     let alive = world.alive[i];
     let range = world.types[i].stats().attack_range;
@@ -96,7 +101,7 @@ pub fn write_ally_avail(world: &World, i: usize, out: &mut [f32]) {
     for k in 0..world.n_enemies() {
         let j = world.n_allies + k;
         let d = [world.pos[j][0] - world.pos[i][0], world.pos[j][1] - world.pos[i][1]];
-        if alive && world.alive[j] && norm(d) < range {
+        if alive && world.alive[j] && norm::<F>(d) < range {
             out[N_MOVE_ACTIONS + k] = 1.0;
         }
     }

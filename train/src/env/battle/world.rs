@@ -2,6 +2,7 @@
 //! pushed apart tick by tick, in f32 as SMAX computes it.
 
 use super::draws::BattleDraws;
+use super::fused::{norm, Emulated, FusedMulAdd};
 use super::units::UnitType;
 
 /// Side of the square map, in map units.
@@ -26,7 +27,7 @@ pub fn move_vectors() -> [[f32; 2]; 4] {
         let sx = if (a / 2) % 2 == 0 { 1.0f32 } else { -1.0 };
         let sy = if (a / 2 + a % 2) % 2 == 0 { 1.0f32 } else { -1.0 };
         let (x, y) = (sx * c, sy * c);
-        *v = [fma(-c, y, c * x), fma(c, y, c * x)];
+        *v = [Emulated::fma(-c, y, c * x), Emulated::fma(c, y, c * x)];
     }
     out
 }
@@ -142,15 +143,17 @@ impl World {
 
     /// Distance between units `i` and `j`.
     pub fn distance(&self, i: usize, j: usize) -> f32 {
-        norm([self.pos[i][0] - self.pos[j][0], self.pos[i][1] - self.pos[j][1]])
+        norm::<Emulated>([self.pos[i][0] - self.pos[j][0], self.pos[i][1] - self.pos[j][1]])
     }
 
     /// One tick: every live unit moves by `walks[i]` (map units, its move
     /// vector times its speed times [`TICK`], as [`World::walk`] gives) and
     /// fires at `targets[i]` (if any) simultaneously, from the positions at
     /// the tick's start; then units at a wall die and overlapping live
-    /// units are pushed apart. `scratch` holds one entry per unit.
-    pub fn tick(
+    /// units are pushed apart. `scratch` holds one entry per unit; `F`
+    /// computes the distances' fused multiply-adds.
+    #[inline(always)]
+    pub fn tick<F: FusedMulAdd>(
         &mut self,
         walks: &[[f32; 2]],
         targets: &[Option<usize>],
@@ -168,7 +171,7 @@ impl World {
                     && alive_i
                     && alive[j]
                     && *cooldown_i <= 0.0
-                    && norm([at[0] - pos[j][0], at[1] - pos[j][1]]) < stats.attack_range
+                    && norm::<F>([at[0] - pos[j][0], at[1] - pos[j][1]]) < stats.attack_range
             });
             if let Some(j) = hit {
                 damage[j] += stats.damage;
@@ -196,22 +199,24 @@ impl World {
             *health = left;
             *alive = left > 0.0;
         }
-        self.push_apart(scratch);
+        self.push_apart::<F>(scratch);
     }
 
     /// Moves every pair of overlapping live units apart, each by half the
     /// overlap, from the positions before any is moved. `scratch` holds
-    /// one entry per unit.
+    /// one entry per unit; `F` computes the distances' fused multiply-adds.
     ///
     /// Each pair is measured once and pushes both units: `i - j` is exactly
     /// `-(j - i)` in floating point and the overlap is symmetric, and unit
     /// `j` still sums its pushes in the order of the other unit's index, so
     /// the sums are SMAX's to the bit. Dead units neither push nor are
     /// pushed, so the pairs run over a packed list of the live ones. A pair
-    /// farther apart along either axis than its radii reach (with a margin
-    /// for rounding) has an overlap of exactly 0 and is skipped before the
-    /// square root.
-    pub fn push_apart(&mut self, scratch: &mut Scratch) {
+    /// farther apart than its radii reach (with a margin for rounding) has
+    /// an overlap of exactly 0 and is skipped on its squared distance,
+    /// before the square root: one well-predicted branch, where a test per
+    /// axis was two that the CPU guessed wrong more often.
+    #[inline(always)]
+    pub fn push_apart<F: FusedMulAdd>(&mut self, scratch: &mut Scratch) {
         let Scratch { live, bodies, shift, .. } = scratch;
         // Packed without a branch: every unit is written at the next free
         // slot, and only a live one takes it.
@@ -228,10 +233,11 @@ impl World {
             for (&[xj, yj, rj], pushed) in bodies[a + 1..].iter().zip(rest.iter_mut()) {
                 let d = [xi - xj, yi - yj];
                 let radii = ri + rj;
-                if d[0].abs() > radii + 0.01 || d[1].abs() > radii + 0.01 {
+                let reach = radii + 0.01;
+                if d[0] * d[0] + d[1] * d[1] > reach * reach {
                     continue;
                 }
-                let overlap = (radii / (norm(d) + 1e-6) - 1.0).max(0.0);
+                let overlap = (radii / (norm::<F>(d) + 1e-6) - 1.0).max(0.0);
                 let push = [d[0] * overlap, d[1] * overlap];
                 sum[0] += push[0];
                 sum[1] += push[1];
@@ -249,34 +255,25 @@ impl World {
     }
 }
 
-/// `a * b + c` rounded once, as XLA's fused multiply-add computes it. The
-/// product of two f32 is exact in f64 and the sum is rounded there once;
-/// rounding that to f32 gives the fused result unless it lands exactly
-/// halfway between two f32 (then, rarely, the slower exact routine runs).
-fn fma(a: f32, b: f32, c: f32) -> f32 {
-    let s = f64::from(a) * f64::from(b) + f64::from(c);
-    let halfway = s.to_bits() & 0x1fff_ffff == 0x1000_0000;
-    // An exact zero (two units at one spot) is exact in f64 too, signs of
-    // zero included; only tiny non-zero sums risk rounding twice.
-    let tiny = s != 0.0 && s.abs() < f64::from(f32::MIN_POSITIVE);
-    if halfway || tiny {
-        a.mul_add(b, c)
-    } else {
-        s as f32
-    }
-}
-
-/// Euclidean length of `v`.
-pub fn norm(v: [f32; 2]) -> f32 {
-    fma(v[0], v[0], v[1] * v[1]).sqrt()
-}
-
 #[cfg(test)]
 mod tests {
     use rand::{Rng, SeedableRng};
     use rand_pcg::Pcg64;
 
+    use super::super::fused::{dispatch, Arithmetic, Dispatched};
     use super::*;
+
+    /// One push-apart, in the copy [`dispatch`] picks.
+    struct PushApart<'a>(&'a mut World);
+
+    impl Dispatched for PushApart<'_> {
+        type Output = ();
+        #[inline(always)]
+        fn run<F: FusedMulAdd>(self) {
+            let n = self.0.len();
+            self.0.push_apart::<F>(&mut Scratch::new(n));
+        }
+    }
 
     /// SMAX's push-apart as it reads: every live unit sums, over every
     /// other live unit in index order, the offset times the overlap.
@@ -290,7 +287,7 @@ mod tests {
             for j in (0..world.len()).filter(|&j| j != i && world.alive[j]) {
                 let d = [world.pos[i][0] - world.pos[j][0], world.pos[i][1] - world.pos[j][1]];
                 let radii = world.types[i].stats().radius + world.types[j].stats().radius;
-                let overlap = (radii / (norm(d) + 1e-6) - 1.0).max(0.0);
+                let overlap = (radii / (norm::<Emulated>(d) + 1e-6) - 1.0).max(0.0);
                 sum[0] += d[0] * overlap;
                 sum[1] += d[1] * overlap;
             }
@@ -302,7 +299,7 @@ mod tests {
 
     /// Measuring each pair once moves every unit to the same bits as the
     /// per-unit sums, in crowds of 2 to 39 units, packed to sparse, with dead
-    /// units among them.
+    /// units among them, in every copy of the code this CPU runs.
     #[test]
     fn pairwise_push_apart_matches_the_per_unit_sums_to_the_bit() {
         let mut rng = Pcg64::seed_from_u64(11);
@@ -318,43 +315,16 @@ mod tests {
                 *alive = rng.random_bool(0.9);
             }
             let want = push_apart_per_unit(&world);
-            let before = world.pos.clone();
-            world.push_apart(&mut Scratch::new(n));
-            for (i, (got, want)) in world.pos.iter().zip(&want).enumerate() {
-                let bits = |p: &[f32; 2]| [p[0].to_bits(), p[1].to_bits()];
-                assert_eq!(bits(got), bits(want), "trial {trial}, unit {i} of {n}");
+            for arithmetic in Arithmetic::available() {
+                let mut pushed_here = world.clone();
+                dispatch(arithmetic, PushApart(&mut pushed_here));
+                for (i, (got, want)) in pushed_here.pos.iter().zip(&want).enumerate() {
+                    let bits = |p: &[f32; 2]| [p[0].to_bits(), p[1].to_bits()];
+                    assert_eq!(bits(got), bits(want), "{arithmetic:?}, trial {trial}, unit {i} of {n}");
+                }
             }
-            pushed += world.pos.iter().zip(&before).filter(|(a, b)| a != b).count();
+            pushed += want.iter().zip(&world.pos).filter(|(a, b)| a != b).count();
         }
         assert!(pushed > 10_000, "too few units were pushed to test anything: {pushed}");
-    }
-
-    /// The f64 route to a fused multiply-add gives the hardware's bits on
-    /// every input tried, the tie and tiny cases included.
-    #[test]
-    fn fused_multiply_add_matches_the_exact_one_to_the_bit() {
-        let mut rng = Pcg64::seed_from_u64(3);
-        let check = |a: f32, b: f32, c: f32| {
-            assert_eq!(fma(a, b, c).to_bits(), a.mul_add(b, c).to_bits(), "fma({a:e}, {b:e}, {c:e})");
-        };
-        for _ in 0..200_000 {
-            let scale = 10f32.powi(rng.random_range(-20..6));
-            let (a, b) = (rng.random_range(-40.0..40.0f32) * scale, rng.random_range(-40.0..40.0f32) * scale);
-            check(a, a, b * b);
-            check(a, b, rng.random_range(-1.0..1.0f32) * a * b);
-        }
-        // (1 + 2^-12)^2 = 1 + 2^-11 + 2^-24: a tie for f32 without c.
-        let x = 1.0 + f32::EPSILON * 2048.0;
-        check(x, x, 0.0);
-        check(x, x, 1e-30);
-        check(x, x, -1e-30);
-        check(1e-30, 1e-30, 0.0);
-        for zero in [0.0f32, -0.0] {
-            for other in [0.0f32, -0.0, 1.5, -1.5] {
-                check(zero, other, 0.0);
-                check(zero, other, -0.0);
-                check(other, zero, zero);
-            }
-        }
     }
 }
