@@ -3,7 +3,7 @@
 //!
 //! SMAX's norms are a fused multiply-add followed by a square root, so
 //! matching them to the bit needs a fused multiply-add. x86-64 CPUs have
-//! had an instruction for it since 2013, but a build for the baseline
+//! had an instruction for it since 2012-2013, but a build for the baseline
 //! x86-64 may not use it: there `f32::mul_add` is a library call. So the
 //! battle's hot code is generic over [`FusedMulAdd`] and compiled twice,
 //! once with the instruction enabled; [`dispatch`] picks the copy the CPU
@@ -99,9 +99,8 @@ pub trait Dispatched {
     fn run<F: FusedMulAdd>(self) -> Self::Output;
 }
 
-/// Runs `work` in the copy `arithmetic` names. `arithmetic` must come
-/// from [`Arithmetic::detect`] or [`Arithmetic::available`] on this
-/// machine; any other falls back to the portable copy.
+/// Runs `work` in the copy `arithmetic` names; a copy this CPU cannot run
+/// falls back to the portable one.
 #[inline(always)]
 pub fn dispatch<W: Dispatched>(arithmetic: Arithmetic, work: W) -> W::Output {
     #[cfg(target_arch = "x86_64")]
