@@ -336,7 +336,7 @@ impl<D: BattleDraws> Environment for Battle<D> {
     }
 
     fn write_obs(&self, agent: usize, out: &mut [f32]) {
-        dispatch(self.arithmetic, ObsWork { world: &self.world, agent, out });
+        dispatch(self.arithmetic, AllyViewWork { world: &self.world, agent, view: AllyView::Observation, out });
     }
 
     fn write_state(&self, out: &mut [f32]) {
@@ -344,7 +344,7 @@ impl<D: BattleDraws> Environment for Battle<D> {
     }
 
     fn write_avail_actions(&self, agent: usize, out: &mut [f32]) {
-        dispatch(self.arithmetic, AvailWork { world: &self.world, agent, out });
+        dispatch(self.arithmetic, AllyViewWork { world: &self.world, agent, view: AllyView::ActionMask, out });
     }
 
     fn won(&self) -> Option<bool> {
@@ -389,33 +389,32 @@ impl<D: BattleDraws> Dispatched for StepWork<'_, D> {
     }
 }
 
-/// One ally's observation, in the copy of the code [`dispatch`] picks.
-struct ObsWork<'a> {
+/// What an ally's view is written as.
+#[derive(Clone, Copy)]
+enum AllyView {
+    /// Its observation.
+    Observation,
+    /// Its action mask.
+    ActionMask,
+}
+
+/// One ally's observation or action mask, in the copy of the code
+/// [`dispatch`] picks.
+struct AllyViewWork<'a> {
     world: &'a World,
     agent: usize,
+    view: AllyView,
     out: &'a mut [f32],
 }
 
-impl Dispatched for ObsWork<'_> {
+impl Dispatched for AllyViewWork<'_> {
     type Output = ();
     #[inline(always)]
     fn run<F: FusedMulAdd>(self) {
-        observe::write_ally_obs::<F>(self.world, self.agent, self.out);
-    }
-}
-
-/// One ally's action mask, in the copy of the code [`dispatch`] picks.
-struct AvailWork<'a> {
-    world: &'a World,
-    agent: usize,
-    out: &'a mut [f32],
-}
-
-impl Dispatched for AvailWork<'_> {
-    type Output = ();
-    #[inline(always)]
-    fn run<F: FusedMulAdd>(self) {
-        observe::write_ally_avail::<F>(self.world, self.agent, self.out);
+        match self.view {
+            AllyView::Observation => observe::write_ally_obs::<F>(self.world, self.agent, self.out),
+            AllyView::ActionMask => observe::write_ally_avail::<F>(self.world, self.agent, self.out),
+        }
     }
 }
 
