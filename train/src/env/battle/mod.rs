@@ -95,7 +95,6 @@ pub struct Battle<D: BattleDraws = RandomDraws> {
     won: bool,
     move_table: [[f32; 2]; 4],
     actions: Vec<usize>,
-    moves: Vec<[f32; 2]>,
     walks: Vec<[f32; 2]>,
     targets: Vec<Option<usize>>,
     health_before: Vec<f32>,
@@ -133,7 +132,6 @@ impl<D: BattleDraws> Battle<D> {
             won: false,
             move_table: move_vectors(),
             actions: vec![STOP; n],
-            moves: vec![[0.0; 2]; n],
             walks: vec![[0.0; 2]; n],
             targets: vec![None; n],
             health_before: vec![0.0; e],
@@ -204,20 +202,19 @@ impl<D: BattleDraws> Battle<D> {
         for k in 0..self.world.n_enemies() {
             self.actions[a + k] = self.enemy.act::<F>(&self.world, k, &mut self.draws);
         }
+        // The ticks read neither last move nor last attack, so this step's
+        // are recorded before them.
         for i in 0..n {
             let u = self.actions[i];
-            self.moves[i] = if u < STOP { self.move_table[u] } else { [0.0; 2] };
-            self.walks[i] = self.world.walk(i, self.moves[i]);
+            let step = if u < STOP { self.move_table[u] } else { [0.0; 2] };
+            self.world.prev_move[i] = step;
+            self.world.prev_attack[i] = if u >= N_MOVE_ACTIONS { u } else { 0 };
+            self.walks[i] = self.world.walk(i, step);
             self.targets[i] = (u >= N_MOVE_ACTIONS).then(|| self.world.target_of(i, u));
         }
         self.health_before.copy_from_slice(&self.world.health[a..]);
         for tick in 0..TICKS_PER_STEP {
             self.world.tick::<F>(&self.walks, &self.targets, tick, &mut self.draws, &mut self.scratch);
-        }
-        for i in 0..n {
-            self.world.prev_move[i] = self.moves[i];
-            let u = self.actions[i];
-            self.world.prev_attack[i] = if u >= N_MOVE_ACTIONS { u } else { 0 };
         }
         let allies_dead = !self.world.alive[..a].iter().any(|&x| x);
         let enemies_dead = !self.world.alive[a..].iter().any(|&x| x);
@@ -488,7 +485,7 @@ mod tests {
             let (n, o, k) = (battles[0].n_agents(), battles[0].obs_dim(), battles[0].n_actions());
             let (mut obs, mut avail) = (vec![0.0f32; o], vec![0.0f32; k]);
             let mut actions = vec![0usize; n];
-            let (mut pushes, mut episodes) = (0, 0);
+            let (mut moved, mut episodes) = (0, 0);
             for step in 0..3000 {
                 actions.iter_mut().for_each(|u| *u = rng.random_range(0..k));
                 let mut seen: Vec<Vec<u32>> = Vec::new();
@@ -496,7 +493,7 @@ mod tests {
                     let before = b.world().pos.clone();
                     let outcome = b.step(&actions);
                     let w = b.world();
-                    pushes += w.pos.iter().zip(&before).filter(|(a, b)| a != b).count();
+                    moved += w.pos.iter().zip(&before).filter(|(a, b)| a != b).count();
                     let mut bits: Vec<u32> =
                         w.pos.iter().flatten().chain(&w.health).chain(&w.cooldown).map(|x| x.to_bits()).collect();
                     for agent in 0..n {
@@ -515,7 +512,7 @@ mod tests {
                     assert!(bits == &seen[0], "{map}, step {step}: {copy:?} differs from {:?}", copies[0]);
                 }
             }
-            assert!(pushes > 3000 && episodes > 10, "{map}: too little happened ({pushes} moves, {episodes} episodes)");
+            assert!(moved > 3000 && episodes > 10, "{map}: too little happened ({moved} moves, {episodes} episodes)");
         }
     }
 
